@@ -1,0 +1,74 @@
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+
+/**
+ * The environment contract of every Relaymesh Lambda. The CDK stacks set these variables on
+ * each function; the local cloud builds the same map per region and calls `runtimeFromEnv`,
+ * so a handler runs the same code in both places. The AWS_ENDPOINT_URL_* names are the SDK's
+ * own service-specific endpoint variables; on AWS they are unset.
+ */
+export const RuntimeEnvSchema = z.object({
+  AWS_REGION: z.string().min(1),
+  CONNECTIONS_TABLE: z.string().min(1),
+  SUBSCRIPTIONS_TABLE: z.string().min(1),
+  SEQUENCES_TABLE: z.string().min(1),
+  HISTORY_TABLE: z.string().min(1),
+  /** This region's fan-out topic. */
+  TOPIC_ARN: z.string().startsWith('arn:'),
+  /** The WebSocket API's management endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}). */
+  CONNECTIONS_ENDPOINT: z.url(),
+  /** Largest serialized publish `data`, bytes. */
+  MAX_PUBLISH_DATA_BYTES: z.coerce.number().int().positive().default(32 * 1024),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().positive().default(100),
+  /** Connection items expire this long after connect (API Gateway's 2-hour cap plus slack). */
+  CONNECTION_TTL_SECONDS: z.coerce.number().int().positive().default(3 * 3600),
+  /** PostToConnection calls in flight per delivery worker invocation. */
+  DELIVERY_CONCURRENCY: z.coerce.number().int().positive().default(32),
+  /** Delivery worker only: the event class its queue carries, and that class's TTL (0 = none). */
+  EVENT_CLASS: z.enum(['critical', 'ephemeral']).optional(),
+  EVENT_TTL_SECONDS: z.coerce.number().int().min(0).default(0),
+  /** Authorizer: the HS256 secret itself (local cloud) or the Secrets Manager secret holding it (AWS). */
+  JWT_SECRET: z.string().min(32).optional(),
+  JWT_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
+  AWS_ENDPOINT_URL_SNS: z.url().optional(),
+  AWS_ENDPOINT_URL_SQS: z.url().optional(),
+});
+
+export type RuntimeEnv = z.output<typeof RuntimeEnvSchema>;
+
+/** What every core module receives: its configuration and its AWS clients, nothing global. */
+export interface Runtime {
+  readonly env: RuntimeEnv;
+  readonly region: string;
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly sns: SNSClient;
+  readonly connections: ApiGatewayManagementApiClient;
+}
+
+export function parseRuntimeEnv(env: Record<string, string | undefined>): RuntimeEnv {
+  const parsed = RuntimeEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Relaymesh Lambda environment is invalid: ${fields}`);
+  }
+  return parsed.data;
+}
+
+export function runtimeFromEnv(rawEnv: Record<string, string | undefined>): Runtime {
+  const env = parseRuntimeEnv(rawEnv);
+  const region = env.AWS_REGION;
+  return {
+    env,
+    region,
+    dynamo: DynamoDBDocumentClient.from(
+      new DynamoDBClient({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB }),
+      { marshallOptions: { removeUndefinedValues: true } },
+    ),
+    sns: new SNSClient({ region, endpoint: env.AWS_ENDPOINT_URL_SNS }),
+    connections: new ApiGatewayManagementApiClient({ region, endpoint: env.CONNECTIONS_ENDPOINT }),
+  };
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('defaults to two regions, us-east-1 first, with both event classes', () => {
+    const config = loadConfig({});
+    expect(config.regions).toEqual(['us-east-1', 'eu-west-1']);
+    expect(config.eventClasses.critical.maxReceiveCount).toBe(5);
+    expect(config.eventClasses.ephemeral.ttlSeconds).toBe(10);
+    expect(config.limits.maxFrameBytes).toBe(32 * 1024);
+  });
+
+  it('keeps defaults for the fields a partial override leaves out', () => {
+    const config = loadConfig({ eventClasses: { critical: { batchSize: 5 } } });
+    expect(config.eventClasses.critical).toMatchObject({ batchSize: 5, maxReceiveCount: 5 });
+    expect(config.eventClasses.ephemeral.batchSize).toBe(10);
+  });
+
+  it.each([
+    [{ regions: ['us-east-1'] }, 'regions: needs at least 2 regions'],
+    [{ regions: ['us-east-1', 'us-east-1'] }, 'regions: must not repeat a region'],
+    [{ regions: ['us-east-1', 'mars-1'] }, 'regions.1: must be an AWS region name'],
+    [{ appName: 'Relay Mesh' }, 'appName: must be 2-31 lowercase'],
+    [{ account: '123' }, 'account: must be a 12-digit AWS account id'],
+    [{ hostedZoneId: 'Z123ABC' }, 'domainName: hostedZoneId needs domainName'],
+    [{ eventClasses: { critical: { maxConcurrency: 1 } } }, 'eventClasses.critical.maxConcurrency'],
+    [{ alarmEmail: 'not-an-email' }, 'alarmEmail'],
+    [{ unknownField: 1 }, 'unknownField'],
+    [
+      { certificateArns: { 'ap-south-1': 'arn:aws:acm:ap-south-1:123456789012:certificate/x' } },
+      'certificateArns: certificateArns names a region that is not in regions',
+    ],
+  ])('rejects %j naming the field', (input, message) => {
+    expect(() => loadConfig(input)).toThrow(ConfigError);
+    expect(() => loadConfig(input)).toThrow(message);
+  });
+});

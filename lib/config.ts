@@ -1,0 +1,151 @@
+import { z } from 'zod';
+
+/**
+ * The one Relaymesh configuration, read by the CDK app (from cdk.json context) and by the
+ * local cloud. Every field has a default, so `{}` plus nothing else is a working config.
+ */
+
+const regionName = z
+  .string()
+  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region name such as us-east-1');
+
+const eventClassSettings = (defaults: {
+  maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+  maxConcurrency: number;
+  ttlSeconds: number;
+}) =>
+  z
+    .object({
+      /** Receives before SQS moves a message to the class's DLQ. */
+      maxReceiveCount: z.number().int().min(1).max(1000).default(defaults.maxReceiveCount),
+      /** Must cover the delivery worker's timeout, as Lambda event sources require. */
+      visibilityTimeoutSeconds: z.number().int().min(1).max(43_200).default(defaults.visibilityTimeoutSeconds),
+      batchSize: z.number().int().min(1).max(10).default(defaults.batchSize),
+      maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(defaults.maxBatchingWindowSeconds),
+      /** Lambda's ScalingConfig.MaximumConcurrency accepts 2..1000. */
+      maxConcurrency: z.number().int().min(2).max(1000).default(defaults.maxConcurrency),
+      /** Events older than this are dropped (and counted) instead of delivered late. 0 = never. */
+      ttlSeconds: z.number().int().min(0).max(86_400).default(defaults.ttlSeconds),
+    })
+    .strict()
+    .prefault({});
+
+export const EVENT_CLASSES = ['critical', 'ephemeral'] as const;
+export type EventClass = (typeof EVENT_CLASSES)[number];
+
+const limitsDefaults = {
+  maxFrameBytes: 32 * 1024,
+  maxMessageBytes: 128 * 1024,
+  maxPublishDataBytes: 32 * 1024,
+  idleTimeoutSeconds: 600,
+  maxConnectionSeconds: 7200,
+  accountRatePerSecond: 10_000,
+  accountBurst: 5_000,
+  maxSubscriptionsPerConnection: 100,
+  deliveryConcurrency: 32,
+};
+
+export const RelaymeshConfigSchema = z
+  .object({
+    /** Prefix of every resource name. */
+    appName: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,30}$/, 'must be 2-31 lowercase letters, digits or dashes, starting with a letter')
+      .default('relaymesh'),
+    /** Active-active regions; the first is the primary (it owns the global tables' definition). */
+    regions: z
+      .array(regionName)
+      .min(2, 'needs at least 2 regions for active-active')
+      .refine((r) => new Set(r).size === r.length, 'must not repeat a region')
+      .default(['us-east-1', 'eu-west-1']),
+    /** AWS account to deploy into; default: the CLI's current account. */
+    account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
+    /** WebSocket API stage name. */
+    stageName: z.string().regex(/^[A-Za-z0-9_]{1,64}$/).default('live'),
+    /** Optional custom domain: with hostedZoneId, creates ws.<domain> latency records. */
+    domainName: z.string().regex(/^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lowercase DNS name').optional(),
+    hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, 'must be a Route 53 hosted zone id').optional(),
+    /** ACM certificate per region for the custom domain; default: one is created per region. */
+    certificateArns: z.record(regionName, z.string().startsWith('arn:aws:acm:')).optional(),
+    /** E-mail subscribed to every region's alarm topic; default: none. */
+    alarmEmail: z.email().optional(),
+    /** Keep global tables when the stack is deleted; default true. */
+    deletionProtection: z.boolean().default(true),
+    eventClasses: z
+      .object({
+        critical: eventClassSettings({
+          maxReceiveCount: 5,
+          visibilityTimeoutSeconds: 60,
+          batchSize: 10,
+          maxBatchingWindowSeconds: 0,
+          maxConcurrency: 20,
+          ttlSeconds: 0,
+        }),
+        ephemeral: eventClassSettings({
+          maxReceiveCount: 2,
+          visibilityTimeoutSeconds: 30,
+          batchSize: 10,
+          maxBatchingWindowSeconds: 0,
+          maxConcurrency: 10,
+          ttlSeconds: 10,
+        }),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        /** API Gateway WebSocket frame quota. */
+        maxFrameBytes: z.number().int().min(1024).default(limitsDefaults.maxFrameBytes),
+        /** API Gateway WebSocket message quota; beyond it the socket closes with 1009. */
+        maxMessageBytes: z.number().int().min(1024).default(limitsDefaults.maxMessageBytes),
+        /** Largest serialized `data` a publish may carry; beyond it the client gets an error frame. */
+        maxPublishDataBytes: z.number().int().min(16).max(200_000).default(limitsDefaults.maxPublishDataBytes),
+        idleTimeoutSeconds: z.number().int().min(1).default(limitsDefaults.idleTimeoutSeconds),
+        maxConnectionSeconds: z.number().int().min(1).default(limitsDefaults.maxConnectionSeconds),
+        /** API Gateway account throttle (steady rate and burst). */
+        accountRatePerSecond: z.number().int().min(1).default(limitsDefaults.accountRatePerSecond),
+        accountBurst: z.number().int().min(1).default(limitsDefaults.accountBurst),
+        maxSubscriptionsPerConnection: z.number().int().min(1).max(1000).default(limitsDefaults.maxSubscriptionsPerConnection),
+        /** PostToConnection calls in flight per delivery worker invocation. */
+        deliveryConcurrency: z.number().int().min(1).max(500).default(limitsDefaults.deliveryConcurrency),
+      })
+      .strict()
+      .prefault({}),
+    /** Local cloud only: simulated global-table replication lag. */
+    local: z
+      .object({
+        replicationLagMs: z.number().int().min(0).max(60_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .refine((c) => !c.hostedZoneId || c.domainName, {
+    message: 'hostedZoneId needs domainName',
+    path: ['domainName'],
+  })
+  .refine((c) => !c.certificateArns || Object.keys(c.certificateArns).every((r) => c.regions.includes(r)), {
+    message: 'certificateArns names a region that is not in regions',
+    path: ['certificateArns'],
+  });
+
+export type RelaymeshConfig = z.output<typeof RelaymeshConfigSchema>;
+export type RelaymeshConfigInput = z.input<typeof RelaymeshConfigSchema>;
+export type EventClassSettings = RelaymeshConfig['eventClasses'][EventClass];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses and defaults a config; the error names every offending field by its path. */
+export function loadConfig(input: unknown = {}): RelaymeshConfig {
+  const parsed = RelaymeshConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`);
+    throw new ConfigError(`Invalid Relaymesh config:\n  - ${problems.join('\n  - ')}`);
+  }
+  return parsed.data;
+}
