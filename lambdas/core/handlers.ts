@@ -1,0 +1,119 @@
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyResultV2,
+  APIGatewayRequestAuthorizerEvent,
+  SQSBatchResponse,
+  SQSEvent,
+} from 'aws-lambda';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { authorizeConnect, claimsFromContext } from './auth';
+import { ConnectionStore } from './connection-store';
+import { deliverBatch } from './delivery-worker';
+import { routeMessage, type RouterEvent } from './message-router';
+import type { Runtime } from './runtime';
+
+/**
+ * Builds each Lambda handler from a Runtime. `lambdas/<name>.ts` calls these with the
+ * runtime made from `process.env`; the local cloud calls them with a runtime per region.
+ */
+
+/** The part of a WebSocket CONNECT/DISCONNECT event these handlers read. */
+export interface ConnectionEvent {
+  requestContext: { connectionId: string; authorizer?: unknown };
+}
+
+export function connectionStore(runtime: Runtime): ConnectionStore {
+  const { env } = runtime;
+  return new ConnectionStore({
+    dynamo: runtime.dynamo,
+    region: runtime.region,
+    connectionsTableName: env.CONNECTIONS_TABLE,
+    subscriptionsTableName: env.SUBSCRIPTIONS_TABLE,
+    connectionTtlSeconds: env.CONNECTION_TTL_SECONDS,
+    maxSubscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+  });
+}
+
+/** The HS256 secret: given directly (local cloud) or read from Secrets Manager and cached (AWS). */
+export function jwtSecret(runtime: Runtime): () => Promise<string> {
+  const { JWT_SECRET, JWT_SECRET_ARN } = runtime.env;
+  if (JWT_SECRET) return async () => JWT_SECRET;
+  if (!JWT_SECRET_ARN) throw new Error('Relaymesh Lambda environment is invalid: set JWT_SECRET or JWT_SECRET_ARN');
+  return async () => {
+    const secret = await getSecret(JWT_SECRET_ARN, { maxAge: 300 });
+    if (typeof secret !== 'string' || secret.length < 32) throw new Error('JWT secret must be a string of at least 32 characters');
+    return secret;
+  };
+}
+
+export function createAuthorizerHandler(runtime: Runtime) {
+  const secret = jwtSecret(runtime);
+  return (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => authorizeConnect(event, secret);
+}
+
+export function createConnectHandler(runtime: Runtime) {
+  const store = connectionStore(runtime);
+  return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
+    const claims = claimsFromContext(event.requestContext.authorizer);
+    await store.register(event.requestContext.connectionId, claims.sub);
+    return { statusCode: 200 };
+  };
+}
+
+export function createDisconnectHandler(runtime: Runtime) {
+  const store = connectionStore(runtime);
+  return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
+    await store.remove(event.requestContext.connectionId);
+    return { statusCode: 200 };
+  };
+}
+
+export function createMessageRouterHandler(runtime: Runtime) {
+  const deps = {
+    store: connectionStore(runtime),
+    publisher: {
+      sns: runtime.sns,
+      topicArn: runtime.env.TOPIC_ARN,
+      region: runtime.region,
+      maxPublishDataBytes: runtime.env.MAX_PUBLISH_DATA_BYTES,
+    },
+  };
+  return (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event);
+}
+
+export function createDeliveryWorkerHandler(runtime: Runtime) {
+  const { env } = runtime;
+  if (!env.EVENT_CLASS) throw new Error('Relaymesh Lambda environment is invalid: the delivery worker needs EVENT_CLASS');
+  const eventClass = env.EVENT_CLASS;
+  const deps = {
+    store: connectionStore(runtime),
+    connections: runtime.connections,
+    ttlSeconds: env.EVENT_TTL_SECONDS,
+    concurrency: env.DELIVERY_CONCURRENCY,
+  };
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const { stats, batchItemFailures } = await deliverBatch(deps, event);
+    logMetrics({ EventClass: eventClass }, stats);
+    return { batchItemFailures };
+  };
+}
+
+/** CloudWatch Embedded Metric Format: a log line that becomes metrics without an API call. */
+function logMetrics(dimensions: Record<string, string>, values: Record<string, number>): void {
+  console.log(
+    JSON.stringify({
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: 'Relaymesh',
+            Dimensions: [Object.keys(dimensions)],
+            Metrics: Object.keys(values).map((Name) => ({ Name, Unit: 'Count' })),
+          },
+        ],
+      },
+      ...dimensions,
+      ...values,
+    }),
+  );
+}
