@@ -1,4 +1,6 @@
 import type {
+  ALBEvent,
+  ALBResult,
   APIGatewayAuthorizerResult,
   APIGatewayProxyResultV2,
   APIGatewayRequestAuthorizerEvent,
@@ -6,10 +8,13 @@ import type {
   SQSEvent,
 } from 'aws-lambda';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { authorizeConnect, claimsFromContext } from './auth';
 import { ConnectionStore } from './connection-store';
 import { deliverBatch } from './delivery-worker';
+import { handleEdgeRequest } from './edge';
 import { routeMessage, type RouterEvent } from './message-router';
+import type { PublisherOptions } from './publisher';
 import type { Runtime } from './runtime';
 
 /**
@@ -68,16 +73,12 @@ export function createDisconnectHandler(runtime: Runtime) {
   };
 }
 
+function publisherOptions(runtime: Runtime): PublisherOptions {
+  return { sns: runtime.sns, topicArn: runtime.env.TOPIC_ARN, region: runtime.region, maxPublishDataBytes: runtime.env.MAX_PUBLISH_DATA_BYTES };
+}
+
 export function createMessageRouterHandler(runtime: Runtime) {
-  const deps = {
-    store: connectionStore(runtime),
-    publisher: {
-      sns: runtime.sns,
-      topicArn: runtime.env.TOPIC_ARN,
-      region: runtime.region,
-      maxPublishDataBytes: runtime.env.MAX_PUBLISH_DATA_BYTES,
-    },
-  };
+  const deps = { store: connectionStore(runtime), publisher: publisherOptions(runtime) };
   return (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event);
 }
 
@@ -96,6 +97,28 @@ export function createDeliveryWorkerHandler(runtime: Runtime) {
     logMetrics({ EventClass: eventClass }, stats);
     return { batchItemFailures };
   };
+}
+
+/**
+ * The HTTP edge. On AWS the drain switch is an SSM parameter (cached 5 s so a health-check
+ * storm does not become an SSM storm); the local cloud passes its own switch.
+ */
+export function createEdgeHandler(runtime: Runtime, isDrained?: () => Promise<boolean>) {
+  const { env } = runtime;
+  if (!env.WEBSOCKET_URL) throw new Error('Relaymesh Lambda environment is invalid: the edge needs WEBSOCKET_URL');
+  const drainParameter = env.DRAIN_PARAMETER_NAME;
+  const deps = {
+    region: runtime.region,
+    websocketUrl: env.WEBSOCKET_URL,
+    dynamo: runtime.dynamo,
+    connectionsTableName: env.CONNECTIONS_TABLE,
+    sns: runtime.sns,
+    publisher: publisherOptions(runtime),
+    secret: jwtSecret(runtime),
+    isDrained:
+      isDrained ?? (async () => (drainParameter ? (await getParameter(drainParameter, { maxAge: 5 })) === 'true' : false)),
+  };
+  return (event: ALBEvent): Promise<ALBResult> => handleEdgeRequest(deps, event);
 }
 
 /** CloudWatch Embedded Metric Format: a log line that becomes metrics without an API call. */

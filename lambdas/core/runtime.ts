@@ -33,6 +33,9 @@ export const RuntimeEnvSchema = z.object({
   /** Authorizer: the HS256 secret itself (local cloud) or the Secrets Manager secret holding it (AWS). */
   JWT_SECRET: z.string().min(32).optional(),
   JWT_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  /** Edge only: this region's public WebSocket URL, and the SSM parameter whose value "true" drains the region. */
+  WEBSOCKET_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
+  DRAIN_PARAMETER_NAME: z.string().min(1).optional(),
   AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
   AWS_ENDPOINT_URL_SNS: z.url().optional(),
   AWS_ENDPOINT_URL_SQS: z.url().optional(),
