@@ -41,7 +41,7 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
   const ref = frame.ref === undefined ? {} : { ref: frame.ref };
   switch (frame.action) {
     case 'ping':
-      return { type: 'pong', ts: Date.now(), ...ref };
+      return { type: 'pong', ts: Date.now(), connectionId, ...ref };
     case 'subscribe':
       if (!channelAllowed(claims.subscribe, frame.channel)) throw new ProtocolError('FORBIDDEN_SUBSCRIBE', frame.channel);
       await deps.store.subscribe(connectionId, frame.channel, claims.sub);

@@ -93,6 +93,8 @@ export interface PongFrame {
   type: 'pong';
   ref?: string | number;
   ts: number;
+  /** The caller's API Gateway connection id, for operators posting to it by hand. */
+  connectionId: string;
 }
 
 export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame;

@@ -36,6 +36,10 @@ export const RuntimeEnvSchema = z.object({
   /** Edge only: this region's public WebSocket URL, and the SSM parameter whose value "true" drains the region. */
   WEBSOCKET_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
   DRAIN_PARAMETER_NAME: z.string().min(1).optional(),
+  /** Set by Lambda itself; the local cloud sets its own so DynamoDB Local sees one account. */
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
   AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
   AWS_ENDPOINT_URL_SNS: z.url().optional(),
   AWS_ENDPOINT_URL_SQS: z.url().optional(),
@@ -64,14 +68,18 @@ export function parseRuntimeEnv(env: Record<string, string | undefined>): Runtim
 export function runtimeFromEnv(rawEnv: Record<string, string | undefined>): Runtime {
   const env = parseRuntimeEnv(rawEnv);
   const region = env.AWS_REGION;
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN }
+      : undefined;
   return {
     env,
     region,
     dynamo: DynamoDBDocumentClient.from(
-      new DynamoDBClient({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB }),
+      new DynamoDBClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB }),
       { marshallOptions: { removeUndefinedValues: true } },
     ),
-    sns: new SNSClient({ region, endpoint: env.AWS_ENDPOINT_URL_SNS }),
-    connections: new ApiGatewayManagementApiClient({ region, endpoint: env.CONNECTIONS_ENDPOINT }),
+    sns: new SNSClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_SNS }),
+    connections: new ApiGatewayManagementApiClient({ region, credentials, endpoint: env.CONNECTIONS_ENDPOINT }),
   };
 }

@@ -1,0 +1,51 @@
+import { Duration } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Construct } from 'constructs';
+import type { EventClassSettings } from './config';
+import type { EventClassQueue } from './event-class-queue';
+import { RelaymeshFunction } from './relaymesh-function';
+
+/** Lambda's ceiling for a function timeout. */
+const MAX_FUNCTION_TIMEOUT_SECONDS = 900;
+
+export interface DeliveryWorkerProps {
+  /** The class's queue it consumes. */
+  readonly source: EventClassQueue;
+  /** Batch size, batching window, maximum concurrency, visibility and TTL of the class. */
+  readonly settings: EventClassSettings;
+  /** The common Relaymesh runtime environment; EVENT_CLASS and EVENT_TTL_SECONDS are added. */
+  readonly environment: Record<string, string>;
+}
+
+/**
+ * The delivery worker of one event class: its own function and event source, so one class
+ * cannot starve another (bulkhead). Partial batch failures are reported per message, and the
+ * event source's maximum concurrency caps how hard one class can hit PostToConnection.
+ */
+export class DeliveryWorker extends Construct {
+  readonly function: RelaymeshFunction;
+
+  constructor(scope: Construct, id: string, props: DeliveryWorkerProps) {
+    super(scope, id);
+    const { settings, source } = props;
+    // SQS event sources require the queue's visibility timeout to cover the function timeout.
+    const timeoutSeconds = Math.min(settings.visibilityTimeoutSeconds, MAX_FUNCTION_TIMEOUT_SECONDS);
+    this.function = new RelaymeshFunction(this, 'Function', {
+      handler: 'delivery-worker',
+      timeout: Duration.seconds(timeoutSeconds),
+      environment: {
+        ...props.environment,
+        EVENT_CLASS: source.eventClass,
+        EVENT_TTL_SECONDS: String(settings.ttlSeconds),
+      },
+    });
+    this.function.addEventSource(
+      new SqsEventSource(source.queue, {
+        batchSize: settings.batchSize,
+        maxBatchingWindow: settings.maxBatchingWindowSeconds > 0 ? Duration.seconds(settings.maxBatchingWindowSeconds) : undefined,
+        maxConcurrency: settings.maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+  }
+}

@@ -1,0 +1,69 @@
+import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, Stack, type StackProps } from 'aws-cdk-lib';
+import { Accelerator, ConnectionProtocol, HealthCheckProtocol } from 'aws-cdk-lib/aws-globalaccelerator';
+import { ApplicationLoadBalancerEndpoint } from 'aws-cdk-lib/aws-globalaccelerator-endpoints';
+import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
+import { GlobalAcceleratorTarget } from 'aws-cdk-lib/aws-route53-targets';
+import type { Construct } from 'constructs';
+import type { RelaymeshConfig } from './config';
+import { HEALTH_PATH, type RegionalEdge } from './regional-edge';
+import { edgeDomainName } from './naming';
+
+/** Global Accelerator's control plane lives in us-west-2; its resources are created there. */
+export const GLOBAL_ACCELERATOR_REGION = 'us-west-2';
+
+export interface EdgeStackProps extends StackProps {
+  readonly config: RelaymeshConfig;
+  /** Every region's HTTP edge, in config.regions order. */
+  readonly edges: readonly RegionalEdge[];
+}
+
+/**
+ * One Global Accelerator in front of every region's HTTP edge ALB (it cannot front an API
+ * Gateway WebSocket API). The ALB ARNs are weak cross-stack references: CloudFormation's
+ * `Fn::GetStackOutput` reads each region stack's output at deploy time, across regions,
+ * with no custom resource (crossRegionReferences would add an SSM writer/reader Lambda pair)
+ * and no export lock, so a region stack stays deployable on its own. A replaced ALB reaches
+ * the accelerator on the edge stack's next deploy (`cdk deploy --all` orders it after the regions).
+ */
+export class EdgeStack extends Stack {
+  readonly accelerator: Accelerator;
+
+  constructor(scope: Construct, id: string, props: EdgeStackProps) {
+    super(scope, id, props);
+    CrossStackReferences.of(this).consume(ReferenceStrength.WEAK);
+    const { config, edges } = props;
+    if (edges.length === 0) throw new Error('EdgeStack: edges must hold at least one regional edge');
+    const port = edges[0].port;
+    if (edges.some((e) => e.port !== port)) throw new Error('EdgeStack: every regional edge must listen on the same port');
+
+    this.accelerator = new Accelerator(this, 'Accelerator', { acceleratorName: `${config.appName}-edge` });
+    const listener = this.accelerator.addListener('Listener', {
+      portRanges: [{ fromPort: port }],
+      protocol: ConnectionProtocol.TCP,
+    });
+    for (const edge of edges) {
+      listener.addEndpointGroup(Stack.of(edge).region, {
+        endpoints: [new ApplicationLoadBalancerEndpoint(edge.loadBalancer, { preserveClientIp: true })],
+        healthCheckPath: HEALTH_PATH,
+        healthCheckPort: port,
+        healthCheckProtocol: port === 443 ? HealthCheckProtocol.HTTPS : HealthCheckProtocol.HTTP,
+        healthCheckInterval: Duration.seconds(10),
+        healthCheckThreshold: 3,
+        trafficDialPercentage: 100,
+      });
+    }
+
+    const scheme = port === 443 ? 'https' : 'http';
+    new CfnOutput(this, 'AcceleratorDnsName', { value: this.accelerator.dnsName, description: 'Global Accelerator DNS name (anycast IPs).' });
+    new CfnOutput(this, 'EdgeUrl', { value: `${scheme}://${this.accelerator.dnsName}`, description: 'Ask GET /v1/connect here for the best region\'s WebSocket URL.' });
+    if (config.hostedZoneId && config.domainName) {
+      const zone = HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: config.hostedZoneId, zoneName: config.domainName });
+      new ARecord(this, 'EdgeAlias', {
+        zone,
+        recordName: edgeDomainName(config.domainName),
+        target: RecordTarget.fromAlias(new GlobalAcceleratorTarget(this.accelerator)),
+      });
+      new CfnOutput(this, 'EdgeDomainUrl', { value: `https://${edgeDomainName(config.domainName)}`, description: 'The accelerator under your domain.' });
+    }
+  }
+}

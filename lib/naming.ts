@@ -1,0 +1,41 @@
+import { ArnFormat, type Stack } from 'aws-cdk-lib';
+import type { EventClass } from './config';
+
+/**
+ * Deterministic physical names of the resources that other regions' stacks must reference.
+ * Because a name plus (region, account) fixes the ARN, a stack in one region can point at a
+ * resource of another region without a cross-stack reference, which CloudFormation cannot
+ * make across regions.
+ */
+export const fanoutTopicName = (appName: string): string => `${appName}-fanout`;
+
+export const eventQueueName = (appName: string, eventClass: EventClass): string => `${appName}-${eventClass}`;
+
+export const deadLetterQueueName = (appName: string, eventClass: EventClass): string => `${appName}-${eventClass}-dlq`;
+
+/** Secrets Manager name of the JWT signing secret, replicated to every region. */
+export const jwtSecretName = (appName: string): string => `${appName}/jwt-hs256`;
+
+/** SSM parameter whose value "true" makes a region's /health fail on purpose (drain). */
+export const drainParameterName = (appName: string): string => `/${appName}/edge/drain`;
+
+export const regionStackName = (appName: string, region: string): string => `${appName}-${region}`;
+export const fanoutStackName = (appName: string, region: string): string => `${appName}-fanout-${region}`;
+export const dataStackName = (appName: string): string => `${appName}-data`;
+export const edgeStackName = (appName: string): string => `${appName}-edge`;
+
+/** ARN of `region`'s fan-out topic, in the account of `scope`'s stack. */
+export function fanoutTopicArn(scope: Stack, appName: string, region: string): string {
+  return scope.formatArn({ service: 'sns', region, resource: fanoutTopicName(appName), arnFormat: ArnFormat.NO_RESOURCE_NAME });
+}
+
+/** ARN of `region`'s queue for `eventClass`, in the account of `scope`'s stack. */
+export function eventQueueArn(scope: Stack, appName: string, region: string, eventClass: EventClass): string {
+  return scope.formatArn({ service: 'sqs', region, resource: eventQueueName(appName, eventClass), arnFormat: ArnFormat.NO_RESOURCE_NAME });
+}
+
+/** The latency-routed WebSocket name, the same in every region, when a hosted zone is configured. */
+export const webSocketDomainName = (domainName: string): string => `ws.${domainName}`;
+
+/** The accelerator's name under the configured domain. */
+export const edgeDomainName = (domainName: string): string => `edge.${domainName}`;

@@ -1,0 +1,120 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, type IMetric, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { EventClassQueue } from './event-class-queue';
+
+export interface RegionAlarmsProps {
+  readonly queues: readonly EventClassQueue[];
+  /** Functions alarmed on errors and throttles, by a name used in the alarm description. */
+  readonly functions: Readonly<Record<string, IFunction>>;
+  /** Physical names of the global tables, alarmed on ReplicationLatency toward every other region. */
+  readonly tableNames: readonly string[];
+  /** The other regions this region's tables replicate to. */
+  readonly replicaRegions: readonly string[];
+  /** The WebSocket API and stage whose integration errors are alarmed. */
+  readonly apiId: string;
+  readonly stageName: string;
+  /**
+   * Oldest-message age, seconds, above which a queue alarms.
+   * @default 120
+   */
+  readonly oldestMessageAgeSeconds?: number;
+  /**
+   * Average global table replication latency, milliseconds, above which a table alarms.
+   * @default 5000
+   */
+  readonly replicationLatencyMs?: number;
+  /**
+   * E-mail subscribed to the alarm topic.
+   * @default - no subscription
+   */
+  readonly email?: string;
+}
+
+/**
+ * Every alarm of one region, all notifying one alarm topic: a message in any DLQ, a queue
+ * falling behind, Lambda errors and throttles, slow global table replication and API Gateway
+ * integration errors.
+ */
+export class RegionAlarms extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: RegionAlarmsProps) {
+    super(scope, id);
+    this.topic = new Topic(this, 'Topic', { enforceSSL: true });
+    if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
+    const ageSeconds = props.oldestMessageAgeSeconds ?? 120;
+    const latencyMs = props.replicationLatencyMs ?? 5000;
+
+    for (const { eventClass, queue, deadLetterQueue } of props.queues) {
+      this.add(`${eventClass}DeadLetters`, {
+        description: `A ${eventClass} event reached its DLQ: inspect and redrive with the DLQ tool.`,
+        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        threshold: 0,
+      });
+      this.add(`${eventClass}OldestMessage`, {
+        description: `The ${eventClass} queue's oldest message is older than ${ageSeconds}s: delivery is falling behind.`,
+        metric: queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        threshold: ageSeconds,
+        evaluationPeriods: 3,
+      });
+    }
+    for (const [name, fn] of Object.entries(props.functions)) {
+      this.add(`${name}Errors`, {
+        description: `The ${name} function failed.`,
+        metric: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+      });
+      this.add(`${name}Throttles`, {
+        description: `The ${name} function was throttled.`,
+        metric: fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+      });
+    }
+    for (const tableName of props.tableNames) {
+      for (const receivingRegion of props.replicaRegions) {
+        this.add(`${tableName}ReplicationTo${receivingRegion}`, {
+          description: `Replication of ${tableName} to ${receivingRegion} is slower than ${latencyMs} ms: cross-region recovery lags.`,
+          metric: new Metric({
+            namespace: 'AWS/DynamoDB',
+            metricName: 'ReplicationLatency',
+            dimensionsMap: { TableName: tableName, ReceivingRegion: receivingRegion },
+            period: Duration.minutes(1),
+            statistic: 'Average',
+          }),
+          threshold: latencyMs,
+          evaluationPeriods: 3,
+        });
+      }
+    }
+    this.add('ApiIntegrationErrors', {
+      description: 'The WebSocket API could not reach its Lambda integrations.',
+      metric: new Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName: 'IntegrationError',
+        dimensionsMap: { ApiId: props.apiId, Stage: props.stageName },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+      threshold: 0,
+    });
+  }
+
+  private add(id: string, options: { description: string; metric: IMetric; threshold: number; evaluationPeriods?: number }): void {
+    const alarm = new Alarm(this, id, {
+      alarmDescription: `${options.description} (${Stack.of(this).region})`,
+      metric: options.metric,
+      threshold: options.threshold,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: options.evaluationPeriods ?? 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new SnsAction(this.topic));
+    this.alarms.push(alarm);
+  }
+}

@@ -1,0 +1,195 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Certificate, CertificateValidation, type ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { HostedZone, type IHostedZone } from 'aws-cdk-lib/aws-route53';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import {
+  connectionsTable,
+  historyTable,
+  physicalTableName,
+  sequencesTable,
+  subscriptionsTable,
+  TABLES,
+  type TableLayout,
+} from '../lambdas/core/tables';
+import { EVENT_CLASSES, type RelaymeshConfig } from './config';
+import { DeliveryWorker } from './delivery-worker';
+import { EventClassQueue } from './event-class-queue';
+import {
+  deadLetterQueueName,
+  drainParameterName,
+  edgeDomainName,
+  eventQueueName,
+  fanoutTopicArn,
+  fanoutTopicName,
+  jwtSecretName,
+  webSocketDomainName,
+} from './naming';
+import { RegionAlarms } from './region-alarms';
+import { RegionDashboard } from './region-dashboard';
+import { RegionalDomain } from './regional-domain';
+import { RegionalEdge } from './regional-edge';
+import { type RegionTables, WebSocketGateway } from './websocket-gateway';
+
+export interface RegionStackProps extends StackProps {
+  readonly config: RelaymeshConfig;
+}
+
+/**
+ * Everything one active region runs: its WebSocket API and handlers, its fan-out topic, a
+ * queue + DLQ + delivery worker per event class, the regional HTTP edge, the custom domain
+ * and latency record when a zone is configured, alarms and a dashboard.
+ */
+export class RegionStack extends Stack {
+  readonly topic: Topic;
+  readonly queues: readonly EventClassQueue[];
+  readonly gateway: WebSocketGateway;
+  readonly edge: RegionalEdge;
+  readonly dashboard: RegionDashboard;
+  readonly alarms: RegionAlarms;
+  readonly domain?: RegionalDomain;
+
+  constructor(scope: Construct, id: string, props: RegionStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const { appName } = config;
+
+    // The global tables and the secret are defined in the data stack; here they are this
+    // region's replicas, found by their deterministic names.
+    const table = (layout: TableLayout) =>
+      TableV2.fromTableAttributes(this, `${layout.name}Table`, { tableName: physicalTableName(appName, layout) });
+    const tables: RegionTables = {
+      connections: table(connectionsTable),
+      subscriptions: table(subscriptionsTable),
+      sequences: table(sequencesTable),
+      history: table(historyTable),
+    };
+    const jwtSecret = Secret.fromSecretNameV2(this, 'JwtSecret', jwtSecretName(appName));
+
+    this.topic = new Topic(this, 'Fanout', { topicName: fanoutTopicName(appName), enforceSSL: true });
+    const allTopicArns = config.regions.map((region) => fanoutTopicArn(this, appName, region));
+    this.queues = EVENT_CLASSES.map(
+      (eventClass) =>
+        new EventClassQueue(this, `${eventClass}Queue`, {
+          queueName: eventQueueName(appName, eventClass),
+          deadLetterQueueName: deadLetterQueueName(appName, eventClass),
+          eventClass,
+          settings: config.eventClasses[eventClass],
+          sourceTopicArns: allTopicArns,
+        }),
+    );
+
+    const environment: Record<string, string> = {
+      CONNECTIONS_TABLE: physicalTableName(appName, connectionsTable),
+      SUBSCRIPTIONS_TABLE: physicalTableName(appName, subscriptionsTable),
+      SEQUENCES_TABLE: physicalTableName(appName, sequencesTable),
+      HISTORY_TABLE: physicalTableName(appName, historyTable),
+      TOPIC_ARN: this.topic.topicArn,
+      MAX_PUBLISH_DATA_BYTES: String(config.limits.maxPublishDataBytes),
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: String(config.limits.maxSubscriptionsPerConnection),
+      DELIVERY_CONCURRENCY: String(config.limits.deliveryConcurrency),
+      JWT_SECRET_ARN: jwtSecret.secretArn,
+    };
+
+    this.gateway = new WebSocketGateway(this, 'WebSocket', {
+      apiName: `${appName}-${this.region}`,
+      stageName: config.stageName,
+      environment,
+      tables,
+      topic: this.topic,
+      jwtSecret,
+      throttleRateLimit: config.limits.accountRatePerSecond,
+      throttleBurstLimit: config.limits.accountBurst,
+    });
+    const runtimeEnvironment = { ...environment, CONNECTIONS_ENDPOINT: this.gateway.connectionsEndpoint };
+
+    const workers = this.queues.map((source) => {
+      const worker = new DeliveryWorker(this, `${source.eventClass}Delivery`, {
+        source,
+        settings: config.eventClasses[source.eventClass],
+        environment: runtimeEnvironment,
+      });
+      tables.subscriptions.grantReadWriteData(worker.function);
+      tables.connections.grantReadWriteData(worker.function);
+      this.gateway.grantPostToConnection(worker.function);
+      return [source.eventClass, worker] as const;
+    });
+
+    const zone = this.hostedZone(config);
+    const certificate = zone && config.domainName ? this.certificate(config, zone, config.domainName) : undefined;
+    this.edge = new RegionalEdge(this, 'Edge', {
+      environment: runtimeEnvironment,
+      webSocketUrl: this.gateway.url,
+      drainParameterName: drainParameterName(appName),
+      tables,
+      topic: this.topic,
+      jwtSecret,
+      certificate,
+    });
+    if (zone && certificate && config.domainName) {
+      this.domain = new RegionalDomain(this, 'Domain', {
+        zone,
+        webSocketDomainName: webSocketDomainName(config.domainName),
+        certificate,
+        api: this.gateway.api,
+        stage: this.gateway.stage,
+        healthCheckFqdn: this.edge.loadBalancer.loadBalancerDnsName,
+        healthCheckPort: this.edge.port,
+      });
+    }
+
+    const { authorizer, connect, disconnect, messageRouter } = this.gateway.functions;
+    const deliveryFunctions = Object.fromEntries(workers.map(([eventClass, w]) => [`delivery-${eventClass}`, w.function]));
+    const functions = { authorizer, connect, disconnect, messageRouter, edge: this.edge.function, ...deliveryFunctions };
+    this.alarms = new RegionAlarms(this, 'Alarms', {
+      queues: this.queues,
+      functions,
+      tableNames: TABLES.map((t) => physicalTableName(appName, t)),
+      replicaRegions: config.regions.filter((r) => r !== this.region),
+      apiId: this.gateway.api.apiId,
+      stageName: config.stageName,
+      email: config.alarmEmail,
+    });
+    this.dashboard = new RegionDashboard(this, 'Dashboard', {
+      dashboardName: `${appName}-${this.region}`,
+      apiId: this.gateway.api.apiId,
+      stageName: config.stageName,
+      topic: this.topic,
+      queues: this.queues,
+      functions,
+      deliveryFunctions,
+    });
+
+    new CfnOutput(this, 'WebSocketUrl', { value: this.gateway.url, description: 'This region\'s WebSocket URL (wss).' });
+    if (config.domainName && this.domain) {
+      new CfnOutput(this, 'WebSocketDomainUrl', {
+        value: `wss://${webSocketDomainName(config.domainName)}`,
+        description: 'Latency-routed WebSocket URL shared by every region.',
+      });
+    }
+    new CfnOutput(this, 'EdgeUrl', {
+      value: `${this.edge.protocol.toLowerCase()}://${this.edge.loadBalancer.loadBalancerDnsName}`,
+      description: 'This region\'s HTTP edge (the ALB behind Global Accelerator).',
+    });
+    new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.url, description: 'This region\'s CloudWatch dashboard.' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Every alarm of this region notifies this topic.' });
+  }
+
+  private hostedZone(config: RelaymeshConfig): IHostedZone | undefined {
+    if (!config.hostedZoneId || !config.domainName) return undefined;
+    return HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: config.hostedZoneId, zoneName: config.domainName });
+  }
+
+  /** The configured certificate of this region, or one DNS-validated in the zone for both public names. */
+  private certificate(config: RelaymeshConfig, zone: IHostedZone, domainName: string): ICertificate {
+    const configured = config.certificateArns?.[this.region];
+    if (configured) return Certificate.fromCertificateArn(this, 'Certificate', configured);
+    return new Certificate(this, 'Certificate', {
+      domainName: webSocketDomainName(domainName),
+      subjectAlternativeNames: [edgeDomainName(domainName)],
+      validation: CertificateValidation.fromDns(zone),
+    });
+  }
+}

@@ -1,0 +1,80 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** The repository root: handler entries live in `<root>/lambdas/<name>.ts`. */
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** The Lambda entry files of lambdas/, each exporting `handler`. */
+export type HandlerName = 'authorizer' | 'connect' | 'disconnect' | 'message-router' | 'delivery-worker' | 'edge';
+
+/** Every Relaymesh Lambda runs on this runtime and architecture. */
+export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
+export const FUNCTION_ARCHITECTURE = Architecture.ARM_64;
+
+export interface RelaymeshFunctionProps {
+  /** Which lambdas/<handler>.ts to bundle. */
+  readonly handler: HandlerName;
+  /** Environment: the runtime contract of lambdas/core/runtime.ts plus function-specific variables. */
+  readonly environment: Record<string, string>;
+  /**
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * A Relaymesh handler as a NodejsFunction: bundled by the locally installed esbuild (never
+ * Docker) into one ESM file, nodejs22.x on ARM64, with its own log group so retention is set.
+ */
+export class RelaymeshFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: RelaymeshFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    super(scope, id, {
+      entry: `${repoRoot}lambdas/${props.handler}.ts`,
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: `${repoRoot}package-lock.json`,
+      runtime: FUNCTION_RUNTIME,
+      architecture: FUNCTION_ARCHITECTURE,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      logGroup,
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // The same SDK version the local cloud tests run, not whatever the runtime ships.
+        bundleAwsSDK: true,
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        // Some bundled dependencies are CommonJS and call require(); ESM bundles need a shim.
+        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      },
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'The AWS-maintained execution policy grants only CreateLogGroup/CreateLogStream/PutLogEvents; every other permission is a scoped grant.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to nodejs22.x, the runtime the handlers are bundled (esbuild target node22) and tested for; a runtime bump is a deliberate, tested change.',
+    });
+  }
+}

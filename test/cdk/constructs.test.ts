@@ -1,0 +1,319 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config';
+import { DeliveryWorker } from '../../lib/delivery-worker';
+import { EdgeStack } from '../../lib/edge-stack';
+import { EventClassQueue } from '../../lib/event-class-queue';
+import { FanoutSubscriptions } from '../../lib/fanout-subscriptions';
+import { GlobalTables } from '../../lib/global-tables';
+import { RegionAlarms } from '../../lib/region-alarms';
+import { RegionDashboard } from '../../lib/region-dashboard';
+import { RegionalEdge } from '../../lib/regional-edge';
+import { type RegionTables, WebSocketGateway } from '../../lib/websocket-gateway';
+import { testApp, testStack } from './cdk-test-app';
+
+const config = loadConfig({});
+const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:relaymesh-fanout';
+
+function queueIn(stack: Stack, settings = config.eventClasses.critical): EventClassQueue {
+  return new EventClassQueue(stack, 'Critical', {
+    queueName: 'relaymesh-critical',
+    deadLetterQueueName: 'relaymesh-critical-dlq',
+    eventClass: 'critical',
+    settings,
+    sourceTopicArns: [TOPIC_ARN, 'arn:aws:sns:eu-west-1:123456789012:relaymesh-fanout'],
+  });
+}
+
+function tablesIn(stack: Stack): RegionTables {
+  const t = (name: string) => TableV2.fromTableName(stack, name, `relaymesh-${name}`);
+  return { connections: t('connections'), subscriptions: t('subscriptions'), sequences: t('sequences'), history: t('history') };
+}
+
+/** The statements of the inline policy attached to the role of the function whose logical id starts with `prefix`. */
+function policyStatementsOf(template: Template, prefix: string): unknown[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  const entry = Object.entries(policies).find(([id]) => id.startsWith(prefix));
+  return (entry?.[1].Properties.PolicyDocument.Statement as unknown[]) ?? [];
+}
+
+describe('GlobalTables', () => {
+  it('GIVEN two regions and no deletion protection WHEN created THEN each table has both replicas, keys from tables.ts and is deletable', () => {
+    const stack = testStack('us-east-1');
+    new GlobalTables(stack, 'Tables', { appName: 'relaymesh', replicaRegions: ['us-east-1', 'eu-west-1'], deletionProtection: false });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::DynamoDB::GlobalTable', 4);
+    t.hasResource('AWS::DynamoDB::GlobalTable', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({
+        TableName: 'relaymesh-subscriptions',
+        KeySchema: [
+          { AttributeName: 'channelRegion', KeyType: 'HASH' },
+          { AttributeName: 'connectionId', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        Replicas: [Match.objectLike({ Region: 'eu-west-1' }), Match.objectLike({ Region: 'us-east-1' })],
+      }),
+    });
+    t.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      TableName: 'relaymesh-history',
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: 'seq', AttributeType: 'N' }]),
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
+  it('GIVEN only the primary region WHEN created THEN it fails naming the missing replica', () => {
+    expect(() => new GlobalTables(testStack('us-east-1'), 'Tables', { appName: 'relaymesh', replicaRegions: ['us-east-1'] })).toThrow(
+      'GlobalTables: replicaRegions must name at least one region besides the primary us-east-1',
+    );
+  });
+});
+
+describe('EventClassQueue', () => {
+  it('GIVEN class settings WHEN created THEN queue and DLQ are encrypted, TLS-only, redriven after maxReceiveCount, and every topic may send', () => {
+    const stack = testStack();
+    queueIn(stack, { ...config.eventClasses.critical, maxReceiveCount: 7, visibilityTimeoutSeconds: 45 });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::SQS::Queue', 2);
+    t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'relaymesh-critical-dlq', SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    t.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'relaymesh-critical',
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 45,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 7 }),
+    });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'sns.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': [TOPIC_ARN, 'arn:aws:sns:eu-west-1:123456789012:relaymesh-fanout'] } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('GIVEN no source topic WHEN created THEN it fails saying a topic is needed', () => {
+    expect(
+      () =>
+        new EventClassQueue(testStack(), 'Q', {
+          queueName: 'q',
+          deadLetterQueueName: 'q-dlq',
+          eventClass: 'critical',
+          settings: config.eventClasses.critical,
+          sourceTopicArns: [],
+        }),
+    ).toThrow('EventClassQueue q: sourceTopicArns must name at least one topic');
+  });
+});
+
+describe('DeliveryWorker', () => {
+  it('GIVEN ephemeral settings with a batching window WHEN created THEN the function knows its class and TTL and the event source batches as configured', () => {
+    const stack = testStack();
+    const settings = { ...config.eventClasses.ephemeral, batchSize: 5, maxBatchingWindowSeconds: 2, maxConcurrency: 3, visibilityTimeoutSeconds: 40 };
+    new DeliveryWorker(stack, 'Worker', { source: queueIn(stack), settings, environment: { TOPIC_ARN } });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: 40,
+      Environment: { Variables: Match.objectLike({ TOPIC_ARN, EVENT_CLASS: 'critical', EVENT_TTL_SECONDS: '10' }) },
+    });
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 5,
+      MaximumBatchingWindowInSeconds: 2,
+      ScalingConfig: { MaximumConcurrency: 3 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+});
+
+describe('FanoutSubscriptions', () => {
+  it('GIVEN three queue regions WHEN created THEN the topic gets one filtered raw subscription per region and class', () => {
+    const stack = testStack();
+    const topic = Topic.fromTopicArn(stack, 'Topic', TOPIC_ARN);
+    new FanoutSubscriptions(stack, 'Subs', { appName: 'relaymesh', topic, queueRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1'] });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::SNS::Subscription', 6);
+    t.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: TOPIC_ARN,
+      Endpoint: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sqs:ap-southeast-1:123456789012:relaymesh-ephemeral']] },
+      FilterPolicy: { class: ['ephemeral'] },
+      RawMessageDelivery: true,
+    });
+  });
+
+  it('GIVEN no queue region WHEN created THEN it fails saying one is needed', () => {
+    const stack = testStack();
+    expect(
+      () => new FanoutSubscriptions(stack, 'Subs', { appName: 'relaymesh', topic: Topic.fromTopicArn(stack, 'T', TOPIC_ARN), queueRegions: [] }),
+    ).toThrow('FanoutSubscriptions: queueRegions must name at least one region');
+  });
+});
+
+describe('WebSocketGateway', () => {
+  let t: Template;
+  beforeAll(() => {
+    const stack = testStack();
+    new WebSocketGateway(stack, 'Ws', {
+      apiName: 'relaymesh-us-east-1',
+      stageName: 'live',
+      environment: { TOPIC_ARN },
+      tables: tablesIn(stack),
+      topic: new Topic(stack, 'Topic'),
+      jwtSecret: Secret.fromSecretNameV2(stack, 'Secret', 'relaymesh/jwt-hs256'),
+      throttleRateLimit: 100,
+      throttleBurstLimit: 50,
+    });
+    t = Template.fromStack(stack);
+  });
+
+  it('GIVEN the gateway WHEN synthesized THEN $connect runs the REQUEST authorizer on the token query parameter', () => {
+    t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['route.request.querystring.token'],
+    });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$connect', AuthorizationType: 'CUSTOM' });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$disconnect', AuthorizationType: 'NONE' });
+  });
+
+  it('GIVEN the gateway WHEN synthesized THEN $default returns the router\'s frame as the route response', () => {
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default', RouteResponseSelectionExpression: '$default' });
+    t.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', { RouteResponseKey: '$default' });
+  });
+
+  it('GIVEN throttle limits WHEN synthesized THEN the stage applies them and logs access after the account logging role exists', () => {
+    t.hasResource('AWS::ApiGatewayV2::Stage', {
+      Properties: Match.objectLike({
+        DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50 },
+        AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      }),
+      DependsOn: Match.arrayWith([Match.stringLikeRegexp('^WsAccount')]),
+    });
+    t.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+
+  it('GIVEN the handlers WHEN synthesized THEN each role holds only its grants: the authorizer reads the secret, connect writes connections, the router also publishes and posts', () => {
+    const authorizer = JSON.stringify(policyStatementsOf(t, 'WsAuthorizer'));
+    expect(authorizer).toContain('secretsmanager:GetSecretValue');
+    expect(authorizer).not.toContain('dynamodb:');
+    const connect = JSON.stringify(policyStatementsOf(t, 'WsConnect'));
+    expect(connect).toContain('relaymesh-connections');
+    expect(connect).not.toContain('relaymesh-subscriptions');
+    expect(connect).not.toContain('sns:Publish');
+    const router = JSON.stringify(policyStatementsOf(t, 'WsMessageRouter'));
+    for (const needed of ['sns:Publish', 'execute-api:ManageConnections', 'relaymesh-history', 'relaymesh-sequences']) expect(router).toContain(needed);
+  });
+});
+
+describe('RegionalEdge', () => {
+  const edgeIn = (stack: Stack, withCertificate: boolean) => {
+    const topic = new Topic(stack, 'Topic');
+    return new RegionalEdge(stack, 'Edge', {
+      environment: { TOPIC_ARN },
+      webSocketUrl: 'wss://abc.execute-api.us-east-1.amazonaws.com/live',
+      drainParameterName: '/relaymesh/edge/drain',
+      tables: tablesIn(stack),
+      topic,
+      jwtSecret: Secret.fromSecretNameV2(stack, 'Secret', 'relaymesh/jwt-hs256'),
+      certificate: withCertificate ? Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:us-east-1:123456789012:certificate/x') : undefined,
+    });
+  };
+
+  it('GIVEN no certificate WHEN created THEN a public ALB in a NAT-less VPC serves HTTP/80 to the Lambda target with /health checks', () => {
+    const stack = testStack();
+    const edge = edgeIn(stack, false);
+    expect(edge.port).toBe(80);
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::EC2::NatGateway', 0);
+    t.resourceCountIs('AWS::EC2::FlowLog', 1);
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internet-facing',
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'access_logs.s3.enabled', Value: 'true' }]),
+    });
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP' });
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { TargetType: 'lambda', HealthCheckEnabled: true, HealthCheckPath: '/health' });
+  });
+
+  it('GIVEN the edge WHEN created THEN the drain flag defaults to "false" and the function knows it and its region\'s WebSocket URL', () => {
+    const stack = testStack();
+    edgeIn(stack, false);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::SSM::Parameter', { Name: '/relaymesh/edge/drain', Value: 'false', Type: 'String' });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          WEBSOCKET_URL: 'wss://abc.execute-api.us-east-1.amazonaws.com/live',
+          DRAIN_PARAMETER_NAME: '/relaymesh/edge/drain',
+        }),
+      },
+    });
+  });
+
+  it('GIVEN a certificate WHEN created THEN the listener is HTTPS/443 with a TLS 1.2+ policy', () => {
+    const stack = testStack();
+    expect(edgeIn(stack, true).port).toBe(443);
+    Template.fromStack(stack).hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 443,
+      Protocol: 'HTTPS',
+      SslPolicy: Match.stringLikeRegexp('TLS'),
+    });
+  });
+});
+
+describe('RegionAlarms and RegionDashboard', () => {
+  it('GIVEN a queue, a function, two tables and two replica regions WHEN created THEN every alarm exists, notifies the alarm topic, and the dashboard is named', () => {
+    const stack = testStack();
+    const queue = queueIn(stack);
+    const topic = new Topic(stack, 'Fanout');
+    const worker = new DeliveryWorker(stack, 'Worker', { source: queue, settings: config.eventClasses.critical, environment: {} });
+    new RegionAlarms(stack, 'Alarms', {
+      queues: [queue],
+      functions: { worker: worker.function },
+      tableNames: ['relaymesh-connections', 'relaymesh-history'],
+      replicaRegions: ['eu-west-1', 'ap-southeast-1'],
+      apiId: 'abc',
+      stageName: 'live',
+    });
+    new RegionDashboard(stack, 'Dashboard', {
+      dashboardName: 'relaymesh-us-east-1',
+      apiId: 'abc',
+      stageName: 'live',
+      topic,
+      queues: [queue],
+      functions: { worker: worker.function },
+      deliveryFunctions: { worker: worker.function },
+    });
+    const t = Template.fromStack(stack);
+    // 1 queue x (DLQ + age) + 1 function x (errors + throttles) + 2 tables x 2 regions + API integration errors
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 + 4 + 1);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/DynamoDB',
+      MetricName: 'ReplicationLatency',
+      Dimensions: Match.arrayWith([{ Name: 'ReceivingRegion', Value: 'ap-southeast-1' }]),
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/ApiGateway', MetricName: 'IntegrationError' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 120 });
+    t.resourceCountIs('AWS::SNS::Subscription', 0);
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'relaymesh-us-east-1' });
+  });
+});
+
+describe('EdgeStack', () => {
+  it('GIVEN no regional edge WHEN created THEN it fails saying one is needed', () => {
+    expect(() => new EdgeStack(testApp(), 'Edge', { env: { region: 'us-west-2' }, config, edges: [] })).toThrow(
+      'EdgeStack: edges must hold at least one regional edge',
+    );
+  });
+});

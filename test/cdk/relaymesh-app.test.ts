@@ -1,0 +1,197 @@
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config';
+import { physicalTableName, TABLES } from '../../lambdas/core/tables';
+import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
+import { testApp, validationViolations } from './cdk-test-app';
+
+const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1'];
+const CLASSES = ['critical', 'ephemeral'];
+
+describe('GIVEN the app synthesized for three regions without a hosted zone', () => {
+  let stacks: RelaymeshStacks;
+  let assembly: CloudAssembly;
+  const template = (stack: Parameters<typeof Template.fromStack>[0]) => Template.fromStack(stack);
+
+  beforeAll(() => {
+    const app = testApp();
+    stacks = addRelaymeshStacks(app, loadConfig({ regions: REGIONS }));
+    assembly = app.synth();
+  });
+
+  it('THEN the cloud assembly holds the data stack, a region and a fan-out stack per region, and the edge stack', () => {
+    expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(
+      ['relaymesh-data', 'relaymesh-edge', ...REGIONS.map((r) => `relaymesh-${r}`), ...REGIONS.map((r) => `relaymesh-fanout-${r}`)].sort(),
+    );
+    expect(assembly.getStackByName('relaymesh-data').environment.region).toBe('us-east-1');
+    expect(assembly.getStackByName('relaymesh-edge').environment.region).toBe('us-west-2');
+  });
+
+  it('THEN cdk-nag AwsSolutions leaves no unacknowledged finding in any stack', () => {
+    expect(validationViolations(assembly.directory)).toEqual([]);
+  });
+
+  it('THEN the data stack defines each global table once, with a replica in every other region, PITR and TTL where items expire', () => {
+    const data = template(stacks.data);
+    data.resourceCountIs('AWS::DynamoDB::GlobalTable', TABLES.length);
+    for (const layout of TABLES) {
+      for (const region of REGIONS) {
+        data.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+          TableName: physicalTableName('relaymesh', layout),
+          Replicas: Match.arrayWith([
+            Match.objectLike({ Region: region, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true }),
+          ]),
+          TimeToLiveSpecification: layout.timeToLiveAttribute ? { AttributeName: layout.timeToLiveAttribute, Enabled: true } : Match.absent(),
+        });
+      }
+    }
+  });
+
+  it('THEN the JWT secret is replicated to every other region', () => {
+    template(stacks.data).hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'relaymesh/jwt-hs256',
+      ReplicaRegions: REGIONS.slice(1).map((Region) => ({ Region })),
+    });
+  });
+
+  describe('WHEN reading each region stack', () => {
+    it('THEN each has one WEBSOCKET API whose stage throttles and writes access logs', () => {
+      for (const stack of stacks.regions) {
+        const t = template(stack);
+        t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+        t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
+        t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+          StageName: 'live',
+          DefaultRouteSettings: { ThrottlingRateLimit: 10_000, ThrottlingBurstLimit: 5_000 },
+          AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+        });
+      }
+    });
+
+    it('THEN each event class has a queue whose RedrivePolicy points at its DLQ, and an alarm on that DLQ', () => {
+      for (const stack of stacks.regions) {
+        const t = template(stack);
+        for (const eventClass of CLASSES) {
+          const dlqs = t.findResources('AWS::SQS::Queue', { Properties: { QueueName: `relaymesh-${eventClass}-dlq` } });
+          const [dlqId] = Object.keys(dlqs);
+          expect(dlqId, `${stack.region} ${eventClass} DLQ`).toBeDefined();
+          t.hasResourceProperties('AWS::SQS::Queue', {
+            QueueName: `relaymesh-${eventClass}`,
+            SqsManagedSseEnabled: true,
+            RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: Match.anyValue() },
+          });
+          t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+            MetricName: 'ApproximateNumberOfMessagesVisible',
+            Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+            Threshold: 0,
+            ComparisonOperator: 'GreaterThanThreshold',
+            AlarmActions: Match.anyValue(),
+          });
+        }
+      }
+    });
+
+    it('THEN each queue policy lets every region\'s fan-out topic send, cross-region included', () => {
+      for (const stack of stacks.regions) {
+        const policies = template(stack).findResources('AWS::SQS::QueuePolicy');
+        const text = JSON.stringify(policies);
+        for (const region of REGIONS) expect(text).toContain(`:sns:${region}:`);
+      }
+    });
+
+    it('THEN each has one dashboard and outputs its WebSocket URL and dashboard URL', () => {
+      for (const stack of stacks.regions) {
+        const t = template(stack);
+        t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+        t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: `relaymesh-${stack.region}` });
+        t.hasOutput('WebSocketUrl', { Value: { 'Fn::Join': ['', Match.arrayWith(['wss://'])] } });
+        t.hasOutput('DashboardUrl', { Value: Match.stringLikeRegexp(`region=${stack.region}#dashboards:name=relaymesh-${stack.region}`) });
+      }
+    });
+
+    it('THEN each delivery worker consumes its class queue with partial batch failures and maximum concurrency', () => {
+      for (const stack of stacks.regions) {
+        const t = template(stack);
+        t.resourceCountIs('AWS::Lambda::EventSourceMapping', CLASSES.length);
+        t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          ScalingConfig: { MaximumConcurrency: 20 },
+        });
+        t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          ScalingConfig: { MaximumConcurrency: 10 },
+        });
+      }
+    });
+
+    it('THEN every Relaymesh function runs nodejs22.x on arm64 with the whole runtime environment', () => {
+      for (const stack of stacks.regions) {
+        const functions = Object.values(template(stack).findResources('AWS::Lambda::Function'));
+        expect(functions).toHaveLength(7);
+        for (const fn of functions) {
+          expect(fn.Properties.Runtime).toBe('nodejs22.x');
+          expect(fn.Properties.Architectures).toEqual(['arm64']);
+          expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(
+            expect.arrayContaining([
+              'CONNECTIONS_TABLE', 'SUBSCRIPTIONS_TABLE', 'SEQUENCES_TABLE', 'HISTORY_TABLE', 'TOPIC_ARN',
+              'CONNECTIONS_ENDPOINT', 'MAX_PUBLISH_DATA_BYTES', 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 'DELIVERY_CONCURRENCY', 'JWT_SECRET_ARN',
+            ]),
+          );
+        }
+      }
+    });
+  });
+
+  it('THEN no Lambda function in any stack runs nodejs20.x or older', () => {
+    for (const stack of [stacks.data, ...stacks.regions, ...stacks.fanouts, stacks.edge]) {
+      for (const fn of Object.values(template(stack).findResources('AWS::Lambda::Function'))) {
+        const version = /^nodejs(\d+)/.exec(String(fn.Properties.Runtime))?.[1];
+        expect(Number(version), `${stack.stackName} ${fn.Properties.Runtime}`).toBeGreaterThan(20);
+      }
+    }
+  });
+
+  it('THEN each region\'s fan-out stack subscribes its topic to every region\'s queues, filtered on class, with raw delivery', () => {
+    for (const fanout of stacks.fanouts) {
+      const t = template(fanout);
+      t.resourceCountIs('AWS::SNS::Subscription', REGIONS.length * CLASSES.length);
+      for (const queueRegion of REGIONS) {
+        for (const eventClass of CLASSES) {
+          t.hasResourceProperties('AWS::SNS::Subscription', {
+            Protocol: 'sqs',
+            RawMessageDelivery: true,
+            FilterPolicy: { class: [eventClass] },
+            TopicArn: { 'Fn::Join': ['', Match.arrayWith([`:sns:${fanout.region}:`, ':relaymesh-fanout'])] },
+            Endpoint: { 'Fn::Join': ['', Match.arrayWith([`:sqs:${queueRegion}:`, `:relaymesh-${eventClass}`])] },
+          });
+        }
+      }
+    }
+  });
+
+  it('THEN the edge stack has one accelerator with a TCP listener and an endpoint group per region at full traffic dial', () => {
+    const t = template(stacks.edge);
+    t.resourceCountIs('AWS::GlobalAccelerator::Accelerator', 1);
+    t.hasResourceProperties('AWS::GlobalAccelerator::Listener', { Protocol: 'TCP', PortRanges: [{ FromPort: 80, ToPort: 80 }] });
+    t.resourceCountIs('AWS::GlobalAccelerator::EndpointGroup', REGIONS.length);
+    for (const region of REGIONS) {
+      t.hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', {
+        EndpointGroupRegion: region,
+        HealthCheckPath: '/health',
+        TrafficDialPercentage: 100,
+        EndpointConfigurations: [
+          { ClientIPPreservationEnabled: true, EndpointId: { 'Fn::GetStackOutput': Match.objectLike({ StackName: `relaymesh-${region}`, Region: region }) } },
+        ],
+      });
+    }
+    t.hasOutput('AcceleratorDnsName', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'DnsName'] } });
+  });
+
+  it('THEN no Route 53 record or health check exists without a hosted zone', () => {
+    for (const stack of [...stacks.regions, stacks.edge]) {
+      template(stack).resourceCountIs('AWS::Route53::RecordSet', 0);
+      template(stack).resourceCountIs('AWS::Route53::HealthCheck', 0);
+    }
+  });
+});
