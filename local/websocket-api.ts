@@ -85,6 +85,7 @@ export const WebSocketApiOptionsSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   /** 0 picks a free port. */
   port: z.number().int().min(0).max(65_535).default(0),
+  // Not strict: the whole config.limits may be passed; only these fields are read.
   limits: RelaymeshConfigSchema.shape.limits.unwrap().pick({
     maxFrameBytes: true,
     maxMessageBytes: true,
@@ -92,7 +93,7 @@ export const WebSocketApiOptionsSchema = z.object({
     maxConnectionSeconds: true,
     accountRatePerSecond: true,
     accountBurst: true,
-  }),
+  }).strip(),
   authorizer: z
     .object({
       handler: functionSchema<WebSocketAuthorizerHandler>(),

@@ -94,7 +94,7 @@ export function createDeliveryWorkerHandler(runtime: Runtime) {
   };
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const { stats, batchItemFailures } = await deliverBatch(deps, event);
-    logMetrics({ EventClass: eventClass }, stats);
+    runtime.metrics({ EventClass: eventClass }, stats);
     return { batchItemFailures };
   };
 }
@@ -119,24 +119,4 @@ export function createEdgeHandler(runtime: Runtime, isDrained?: () => Promise<bo
       isDrained ?? (async () => (drainParameter ? (await getParameter(drainParameter, { maxAge: 5 })) === 'true' : false)),
   };
   return (event: ALBEvent): Promise<ALBResult> => handleEdgeRequest(deps, event);
-}
-
-/** CloudWatch Embedded Metric Format: a log line that becomes metrics without an API call. */
-function logMetrics(dimensions: Record<string, string>, values: Record<string, number>): void {
-  console.log(
-    JSON.stringify({
-      _aws: {
-        Timestamp: Date.now(),
-        CloudWatchMetrics: [
-          {
-            Namespace: 'Relaymesh',
-            Dimensions: [Object.keys(dimensions)],
-            Metrics: Object.keys(values).map((Name) => ({ Name, Unit: 'Count' })),
-          },
-        ],
-      },
-      ...dimensions,
-      ...values,
-    }),
-  );
 }

@@ -54,7 +54,27 @@ export interface Runtime {
   readonly dynamo: DynamoDBDocumentClient;
   readonly sns: SNSClient;
   readonly connections: ApiGatewayManagementApiClient;
+  /** Where handlers report counters: CloudWatch Embedded Metric Format on Lambda. */
+  readonly metrics: MetricsSink;
 }
+
+export type MetricsSink = (dimensions: Record<string, string>, values: Record<string, number>) => void;
+
+/** CloudWatch Embedded Metric Format: a log line that becomes metrics without an API call. */
+export const embeddedMetricFormat: MetricsSink = (dimensions, values) => {
+  console.log(
+    JSON.stringify({
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          { Namespace: 'Relaymesh', Dimensions: [Object.keys(dimensions)], Metrics: Object.keys(values).map((Name) => ({ Name, Unit: 'Count' })) },
+        ],
+      },
+      ...dimensions,
+      ...values,
+    }),
+  );
+};
 
 export function parseRuntimeEnv(env: Record<string, string | undefined>): RuntimeEnv {
   const parsed = RuntimeEnvSchema.safeParse(env);
@@ -65,7 +85,7 @@ export function parseRuntimeEnv(env: Record<string, string | undefined>): Runtim
   return parsed.data;
 }
 
-export function runtimeFromEnv(rawEnv: Record<string, string | undefined>): Runtime {
+export function runtimeFromEnv(rawEnv: Record<string, string | undefined>, metrics: MetricsSink = embeddedMetricFormat): Runtime {
   const env = parseRuntimeEnv(rawEnv);
   const region = env.AWS_REGION;
   const credentials =
@@ -81,5 +101,6 @@ export function runtimeFromEnv(rawEnv: Record<string, string | undefined>): Runt
     ),
     sns: new SNSClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_SNS }),
     connections: new ApiGatewayManagementApiClient({ region, credentials, endpoint: env.CONNECTIONS_ENDPOINT }),
+    metrics,
   };
 }

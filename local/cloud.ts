@@ -1,0 +1,299 @@
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { EVENT_CLASSES, type RelaymeshConfig } from '../lib/config';
+import {
+  createAuthorizerHandler,
+  createConnectHandler,
+  createDeliveryWorkerHandler,
+  createDisconnectHandler,
+  createEdgeHandler,
+  createMessageRouterHandler,
+} from '../lambdas/core/handlers';
+import { runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
+import { TABLES, connectionsTable, historyTable, physicalTableName, sequencesTable, subscriptionsTable } from '../lambdas/core/tables';
+import { mintToken } from './dev-token';
+import { assertJavaAvailable, createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { startEdgeServer, type EdgeServer } from './edge-server';
+import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping';
+import { startGlobalTableReplication, type GlobalTableReplicator } from './global-tables';
+import { provisionMessaging, startMessaging, type RegionMessaging } from './messaging';
+import { startWebSocketApi, type WebSocketApi } from './websocket-api';
+
+/** The credentials every local client uses: DynamoDB Local keeps one database per access key and region. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+export interface LocalCloudOptions {
+  config: RelaymeshConfig;
+  host?: string;
+  /** Fixed ports for `npm start`; tests leave them out and get free ports. */
+  ports?: { dynamodb?: number; messaging?: number; edge?: number; regions?: readonly number[] };
+  /** HS256 secret for tokens; default: a random one per start. */
+  jwtSecret?: string;
+  /** How often the edge probes each region's /health. */
+  healthCheckIntervalMs?: number;
+}
+
+export interface LocalRegion {
+  region: string;
+  websocketUrl: string;
+  dynamodbEndpoint: string;
+  sqsEndpoint: string;
+  snsEndpoint: string;
+  connectionsEndpoint: string;
+  topicArn: string;
+  queues: RegionMessaging['queues'];
+  /** The Lambda environment the region's handlers run with. */
+  env: Record<string, string>;
+}
+
+/** What `.relaymesh/local.json` holds. */
+export interface LocalCloudDescription {
+  regions: Record<string, Omit<LocalRegion, 'env'>>;
+  edgeUrl: string;
+  devToken: string;
+  jwtSecret: string;
+  credentials: typeof LOCAL_CREDENTIALS;
+}
+
+export interface LocalCloud {
+  description: LocalCloudDescription;
+  regions: Record<string, LocalRegion>;
+  edge: EdgeServer;
+  replicator: GlobalTableReplicator;
+  /** Counters the handlers reported (what CloudWatch would hold), keyed `<region>/<dimension values>`. */
+  metrics(): Record<string, Record<string, number>>;
+  /** Marks a region drained: its /health fails on purpose, so the edge routes around it. */
+  drain(region: string, drained: boolean): Promise<void>;
+  /** A regional outage: sockets refused and closed, health failing, replication cut off. */
+  fail(region: string): Promise<void>;
+  restore(region: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts every region of the config on loopback: one DynamoDB Local JVM with one database
+ * per region and a global-table replicator, one fauxqs server for SNS and SQS of every
+ * region, and per region an API Gateway WebSocket emulator, the delivery workers' event
+ * source mappings and the edge Lambda, behind one Global Accelerator stand-in.
+ */
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const { config } = options;
+  const host = options.host ?? '127.0.0.1';
+  const jwtSecret = options.jwtSecret ?? randomBytes(32).toString('base64url');
+  const stack: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const stopOne of stack.splice(0).reverse()) await stopOne().catch(() => undefined);
+  };
+
+  try {
+    assertJavaAvailable();
+    const [dynamodb, messagingServer] = await Promise.all([
+      startDynamoDbLocal({ port: options.ports?.dynamodb }),
+      startMessaging({ port: options.ports?.messaging, host }),
+    ]);
+    stack.push(() => dynamodb.stop(), () => messagingServer.stop());
+
+    await Promise.all(config.regions.map((region) => createTables(dynamoClient(dynamodb, region), config.appName)));
+    const replicator = startGlobalTableReplication({
+      endpoint: dynamodb.endpoint,
+      regions: config.regions,
+      tableNames: TABLES.map((t) => physicalTableName(config.appName, t)),
+      lagMs: config.local.replicationLagMs,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    stack.push(() => replicator.stop());
+
+    const messaging = await provisionMessaging({
+      endpoint: messagingServer.endpoint,
+      appName: config.appName,
+      regions: config.regions,
+      eventClasses: config.eventClasses,
+    });
+
+    const counters: Record<string, Record<string, number>> = {};
+    const metricsFor =
+      (region: string): MetricsSink =>
+      (dimensions, values) => {
+        const totals = (counters[[region, ...Object.values(dimensions)].join('/')] ??= {});
+        for (const [name, value] of Object.entries(values)) totals[name] = (totals[name] ?? 0) + value;
+      };
+    const drained = new Map(config.regions.map((r) => [r, false]));
+    const failed = new Set<string>();
+    const apis = new Map<string, WebSocketApi>();
+    const regions: Record<string, LocalRegion> = {};
+    const edgeHandlers: Array<{ region: string; handler: ReturnType<typeof createEdgeHandler> }> = [];
+
+    for (const [index, region] of config.regions.entries()) {
+      // The routes call handlers built after the API is listening: their env needs its endpoint.
+      let handlers: RegionHandlers | undefined;
+      const api = await startWebSocketApi({
+        region,
+        stage: config.stageName,
+        host,
+        port: options.ports?.regions?.[index],
+        limits: config.limits,
+        authorizer: {
+          handler: (event) => handlers!.authorizer(event),
+          identitySource: ['route.request.querystring.token'],
+        },
+        routes: {
+          $connect: { handler: (event) => handlers!.connect(event) },
+          $disconnect: { handler: (event) => handlers!.disconnect(event) },
+          $default: { handler: (event) => handlers!.router(event), returnResponse: true },
+        },
+      });
+      apis.set(region, api);
+      stack.push(() => api.stop());
+
+      const regionMessaging = messaging[region]!;
+      const env = lambdaEnv(config, region, {
+        topicArn: regionMessaging.topicArn,
+        connectionsEndpoint: api.connectionsEndpoint,
+        websocketUrl: api.websocketUrl,
+        dynamodbEndpoint: dynamodb.endpoint,
+        messagingEndpoint: messagingServer.endpoint,
+        jwtSecret,
+      });
+      const runtime = runtimeFromEnv(env, metricsFor(region));
+      handlers = {
+        authorizer: createAuthorizerHandler(runtime),
+        connect: createConnectHandler(runtime),
+        disconnect: createDisconnectHandler(runtime),
+        router: createMessageRouterHandler(runtime),
+      };
+      edgeHandlers.push({
+        region,
+        handler: createEdgeHandler(runtime, async () => drained.get(region) === true || failed.has(region)),
+      });
+
+      const sqs = new SQSClient({ region, endpoint: messagingServer.endpoint, credentials: LOCAL_CREDENTIALS });
+      for (const eventClass of EVENT_CLASSES) {
+        const settings = config.eventClasses[eventClass];
+        const queue = regionMessaging.queues[eventClass];
+        const worker = createDeliveryWorkerHandler(
+          runtimeFromEnv({ ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds) }, metricsFor(region)),
+        );
+        const mapping: EventSourceMapping = startEventSourceMapping({
+          sqs,
+          queueUrl: queue.queueUrl,
+          queueArn: queue.queueArn,
+          region,
+          batchSize: settings.batchSize,
+          maxBatchingWindowSeconds: settings.maxBatchingWindowSeconds,
+          maxConcurrency: settings.maxConcurrency,
+          handler: worker,
+          onInvokeError: (error) => console.error(`[${region}] ${eventClass} delivery worker failed: ${String(error)}`),
+        });
+        stack.push(() => mapping.stop());
+      }
+
+      regions[region] = {
+        region,
+        websocketUrl: api.websocketUrl,
+        connectionsEndpoint: api.connectionsEndpoint,
+        dynamodbEndpoint: dynamodb.endpoint,
+        sqsEndpoint: messagingServer.endpoint,
+        snsEndpoint: messagingServer.endpoint,
+        topicArn: regionMessaging.topicArn,
+        queues: regionMessaging.queues,
+        env,
+      };
+    }
+
+    const edge = await startEdgeServer({
+      regions: edgeHandlers,
+      host,
+      port: options.ports?.edge,
+      healthCheckIntervalMs: options.healthCheckIntervalMs,
+    });
+    stack.push(() => edge.stop());
+
+    const devToken = await mintToken(jwtSecret, { sub: 'dev', subscribe: ['*'], publish: ['*'] });
+    const description: LocalCloudDescription = {
+      regions: Object.fromEntries(Object.entries(regions).map(([name, { env: _env, ...rest }]) => [name, rest])),
+      edgeUrl: edge.url,
+      devToken,
+      jwtSecret,
+      credentials: LOCAL_CREDENTIALS,
+    };
+
+    const knownRegion = (region: string) => {
+      if (!apis.has(region)) throw new Error(`Unknown region ${region}; this cloud runs ${config.regions.join(', ')}`);
+      return region;
+    };
+    return {
+      description,
+      regions,
+      edge,
+      replicator,
+      metrics: () => structuredClone(counters),
+      drain: async (region, isDrained) => {
+        drained.set(knownRegion(region), isDrained);
+        await edge.checkHealth();
+      },
+      fail: async (region) => {
+        failed.add(knownRegion(region));
+        apis.get(region)!.setAvailable(false);
+        replicator.pause(region);
+        await edge.checkHealth();
+      },
+      restore: async (region) => {
+        failed.delete(knownRegion(region));
+        apis.get(region)!.setAvailable(true);
+        replicator.resume(region);
+        await edge.checkHealth();
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+interface RegionHandlers {
+  authorizer: ReturnType<typeof createAuthorizerHandler>;
+  connect: ReturnType<typeof createConnectHandler>;
+  disconnect: ReturnType<typeof createDisconnectHandler>;
+  router: ReturnType<typeof createMessageRouterHandler>;
+}
+
+function dynamoClient(dynamodb: DynamoDbLocal, region: string): DynamoDBClient {
+  return new DynamoDBClient({ region, endpoint: dynamodb.endpoint, credentials: LOCAL_CREDENTIALS });
+}
+
+/** The same variables the CDK stacks set on each function, pointed at the local endpoints. */
+function lambdaEnv(
+  config: RelaymeshConfig,
+  region: string,
+  local: {
+    topicArn: string;
+    connectionsEndpoint: string;
+    websocketUrl: string;
+    dynamodbEndpoint: string;
+    messagingEndpoint: string;
+    jwtSecret: string;
+  },
+): Record<string, string> {
+  return {
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    CONNECTIONS_TABLE: physicalTableName(config.appName, connectionsTable),
+    SUBSCRIPTIONS_TABLE: physicalTableName(config.appName, subscriptionsTable),
+    SEQUENCES_TABLE: physicalTableName(config.appName, sequencesTable),
+    HISTORY_TABLE: physicalTableName(config.appName, historyTable),
+    TOPIC_ARN: local.topicArn,
+    CONNECTIONS_ENDPOINT: local.connectionsEndpoint,
+    WEBSOCKET_URL: local.websocketUrl,
+    MAX_PUBLISH_DATA_BYTES: String(config.limits.maxPublishDataBytes),
+    MAX_SUBSCRIPTIONS_PER_CONNECTION: String(config.limits.maxSubscriptionsPerConnection),
+    CONNECTION_TTL_SECONDS: String(config.limits.maxConnectionSeconds + 3600),
+    DELIVERY_CONCURRENCY: String(config.limits.deliveryConcurrency),
+    JWT_SECRET: local.jwtSecret,
+    AWS_ENDPOINT_URL_DYNAMODB: local.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_SNS: local.messagingEndpoint,
+    AWS_ENDPOINT_URL_SQS: local.messagingEndpoint,
+  };
+}

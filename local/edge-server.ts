@@ -1,0 +1,125 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ALBEvent, ALBResult } from 'aws-lambda';
+
+export type EdgeHandler = (event: ALBEvent) => Promise<ALBResult>;
+
+export interface EdgeServerOptions {
+  /** Regions in order of proximity to an unhinted client (the config order). */
+  regions: ReadonlyArray<{ region: string; handler: EdgeHandler }>;
+  host?: string;
+  /** 0 or absent: a free port. */
+  port?: number;
+  /** How often each region's /health is probed, as a Global Accelerator health check does. */
+  healthCheckIntervalMs?: number;
+}
+
+export interface EdgeServer {
+  url: string;
+  port: number;
+  /** The regions whose last health check passed. */
+  healthyRegions(): string[];
+  /** Probes every region now instead of waiting for the next interval. */
+  checkHealth(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 256 * 1024;
+
+/**
+ * The local stand-in for Global Accelerator in front of each region's ALB + edge Lambda:
+ * one port, health checks on every region's /health, and each request forwarded to the
+ * nearest healthy region. "Nearest" has no geography on loopback: it is the config order,
+ * or the region a client names in the `x-relaymesh-near` header to play a user elsewhere.
+ */
+export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeServer> {
+  const healthy = new Set<string>();
+  const byRegion = new Map(options.regions.map((r) => [r.region, r.handler]));
+
+  const checkHealth = async () => {
+    await Promise.all(
+      options.regions.map(async ({ region, handler }) => {
+        const result = await handler(albEvent('GET', '/health', {}, {}, '')).catch(() => undefined);
+        if (result?.statusCode === 200) healthy.add(region);
+        else healthy.delete(region);
+      }),
+    );
+  };
+
+  const pickRegion = (near: string | undefined): string | undefined => {
+    const order = options.regions.map((r) => r.region);
+    const preferred = near && byRegion.has(near) ? [near, ...order.filter((r) => r !== near)] : order;
+    return preferred.find((r) => healthy.has(r));
+  };
+
+  const server = createServer((req, res) => {
+    void serve(req, res).catch((error: unknown) => send(res, 500, { message: `edge failure: ${String(error)}` }));
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    if (body === undefined) return send(res, 413, { message: `Request body exceeds ${MAX_BODY_BYTES} bytes` });
+    const url = new URL(req.url ?? '/', 'http://edge');
+    const near = headerValue(req.headers['x-relaymesh-near']);
+    const region = pickRegion(near);
+    if (!region) return send(res, 503, { message: 'No healthy region' });
+    const query = Object.fromEntries(url.searchParams);
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, headerValue(v) ?? '']));
+    const result = await byRegion.get(region)!(albEvent(req.method ?? 'GET', url.pathname, query, headers, body));
+    res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), 'x-relaymesh-region': region });
+    res.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : result.body ?? '');
+  }
+
+  await checkHealth();
+  const timer = setInterval(() => void checkHealth(), options.healthCheckIntervalMs ?? 1000);
+  timer.unref();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    port,
+    healthyRegions: () => options.regions.map((r) => r.region).filter((r) => healthy.has(r)),
+    checkHealth,
+    stop: async () => {
+      clearInterval(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function albEvent(httpMethod: string, path: string, query: Record<string, string>, headers: Record<string, string>, body: string): ALBEvent {
+  return {
+    requestContext: { elb: { targetGroupArn: 'arn:aws:elasticloadbalancing:local:000000000000:targetgroup/relaymesh-edge/local' } },
+    httpMethod,
+    path,
+    queryStringParameters: query,
+    headers,
+    body,
+    isBase64Encoded: false,
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

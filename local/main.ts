@@ -1,0 +1,149 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../lib/config';
+import { startLocalCloud, type LocalCloud, type LocalCloudDescription } from './cloud';
+
+/** `npm start`: the whole system on loopback, described in .relaymesh/local.json. */
+
+const port = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535');
+  return n;
+};
+
+const program = new Command()
+  .name('relaymesh-local')
+  .description('Runs every Relaymesh region of the config on loopback, with the same handler code as on AWS.')
+  .option('--config <file>', 'cdk.json whose context key "relaymesh" holds the config', 'cdk.json')
+  .option('--regions <list>', 'comma-separated regions, overriding the config (first = primary)')
+  .option('--edge-port <port>', 'the Global Accelerator stand-in', port, 4500)
+  .option('--region-port <port>', "first region's WebSocket API port; the next regions take the next ports", port, 4501)
+  .option('--dynamodb-port <port>', 'DynamoDB Local', port, 4510)
+  .option('--messaging-port <port>', 'SNS and SQS (fauxqs)', port, 4511)
+  .option('--replication-lag <ms>', 'simulated global-table replication lag', port)
+  .option('--state-file <file>', 'where to describe the running cloud', '.relaymesh/local.json');
+
+async function main(): Promise<void> {
+  const opts = program.parse().opts<{
+    config: string;
+    regions?: string;
+    edgePort: number;
+    regionPort: number;
+    dynamodbPort: number;
+    messagingPort: number;
+    replicationLag?: number;
+    stateFile: string;
+  }>();
+  const input = await readConfigContext(opts.config);
+  const config = loadConfig({
+    ...input,
+    ...(opts.regions && { regions: opts.regions.split(',').map((r) => r.trim()) }),
+    ...(opts.replicationLag !== undefined && { local: { ...(input.local as object), replicationLagMs: opts.replicationLag } }),
+  });
+
+  const started = Date.now();
+  console.log(`Starting Relaymesh locally: ${config.regions.join(', ')} ...`);
+  const cloud = await startLocalCloud({
+    config,
+    ports: {
+      edge: opts.edgePort,
+      dynamodb: opts.dynamodbPort,
+      messaging: opts.messagingPort,
+      regions: config.regions.map((_, i) => opts.regionPort + i),
+    },
+  });
+  const stateFile = resolve(opts.stateFile);
+  await mkdir(dirname(stateFile), { recursive: true });
+  await writeFile(stateFile, `${JSON.stringify(cloud.description, null, 2)}\n`);
+  console.log(describe(cloud.description, stateFile, Date.now() - started));
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping every region ...`);
+    await cloud.stop();
+    console.log('Stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  if (process.stdin.isTTY || process.env.RELAYMESH_COMMANDS === '1') acceptCommands(cloud);
+}
+
+async function readConfigContext(file: string): Promise<Record<string, unknown>> {
+  try {
+    const cdkJson = JSON.parse(await readFile(file, 'utf8')) as { context?: { relaymesh?: Record<string, unknown> } };
+    return cdkJson.context?.relaymesh ?? {};
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new Error(`Cannot read the config from ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** Game-day commands typed while the cloud runs. */
+function acceptCommands(cloud: LocalCloud): void {
+  const commands: Record<string, (region: string) => Promise<void>> = {
+    fail: (r) => cloud.fail(r),
+    restore: (r) => cloud.restore(r),
+    drain: (r) => cloud.drain(r, true),
+    undrain: (r) => cloud.drain(r, false),
+  };
+  const help = `Commands: ${Object.keys(commands).map((c) => `${c} <region>`).join(', ')}, status`;
+  console.log(help);
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const [command, region] = line.trim().split(/\s+/);
+    if (!command) return;
+    if (command === 'status') return void console.log(`healthy regions: ${cloud.edge.healthyRegions().join(', ') || 'none'}`);
+    const run = commands[command];
+    if (!run || !region) return void console.log(help);
+    run(region).then(
+      () => console.log(`${command} ${region}: done; healthy regions: ${cloud.edge.healthyRegions().join(', ') || 'none'}`),
+      (error: unknown) => console.log(`${command} ${region}: ${(error as Error).message}`),
+    );
+  });
+}
+
+function describe(d: LocalCloudDescription, stateFile: string, elapsedMs: number): string {
+  const [first, second] = Object.keys(d.regions);
+  const lines = [
+    `Relaymesh local cloud is up in ${(elapsedMs / 1000).toFixed(1)} s. Described in ${stateFile}.`,
+    '',
+    `Edge (Global Accelerator stand-in): ${d.edgeUrl}   GET /health, GET /v1/connect, POST /v1/publish`,
+  ];
+  for (const [name, r] of Object.entries(d.regions)) {
+    lines.push(
+      '',
+      `Region ${name}`,
+      `  WebSocket API        ${r.websocketUrl}`,
+      `  @connections API     ${r.connectionsEndpoint}`,
+      `  DynamoDB             ${r.dynamodbEndpoint}`,
+      `  SNS / SQS            ${r.snsEndpoint}`,
+    );
+  }
+  lines.push(
+    '',
+    `Dev token (subscribe and publish anywhere, 12 h):`,
+    `  ${d.devToken}`,
+    '',
+    'Try it: subscribe in one region, publish from another',
+    `  npx wscat -c "${d.regions[first!]!.websocketUrl}?token=${d.devToken}" -x '{"action":"subscribe","channel":"room:1"}' -w 600`,
+    `  npx wscat -c "${d.regions[second!]!.websocketUrl}?token=${d.devToken}" -x '{"action":"publish","channel":"room:1","data":{"text":"hello"}}'`,
+    '',
+    'AWS CLI against a region (DynamoDB Local keeps one database per access key and region):',
+    `  export AWS_ACCESS_KEY_ID=${d.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${d.credentials.secretAccessKey}`,
+    `  aws dynamodb list-tables --region ${first} --endpoint-url ${d.regions[first!]!.dynamodbEndpoint}`,
+    `  aws sqs list-queues --region ${first} --endpoint-url ${d.regions[first!]!.sqsEndpoint}`,
+    `  aws apigatewaymanagementapi post-to-connection --region ${first} --endpoint-url ${d.regions[first!]!.connectionsEndpoint} --connection-id <id> --data '{"hello":1}'`,
+    '',
+    'Ctrl-C stops every region.',
+  );
+  return lines.join('\n');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
