@@ -173,6 +173,20 @@ describe('startDynamoDbLocal lifecycle', () => {
     await ddb.stop(); // stopping twice is harmless
   });
 
+  it('kills the JVM when Node exits without calling stop()', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ddb-exit-'));
+    try {
+      const script = join(dir, 'start-and-exit.mts');
+      const module = new URL('./dynamodb-local.ts', import.meta.url).pathname;
+      writeFileSync(script, `import { startDynamoDbLocal } from ${JSON.stringify(module)};\nconst ddb = await startDynamoDbLocal();\nconsole.log(ddb.port);\nprocess.exit(0);\n`);
+      const port = Number(execFileSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8' }).trim());
+      expect(port).toBeGreaterThan(0);
+      expect(dynamoDbLocalCommandLines().filter((line) => line.includes(`-port ${port}`))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
   it('fails with the JVM output when the requested port is taken', async () => {
     // Accepts connections and never answers, as an unrelated server on that port would.
     blocker = createServer((socket) => blockerSockets.add(socket));
@@ -181,6 +195,16 @@ describe('startDynamoDbLocal lifecycle', () => {
     );
     await expect(startDynamoDbLocal({ port })).rejects.toThrow(/did not start on port \d+: the JVM exited[\s\S]*BindException/);
     expect(dynamoDbLocalCommandLines().filter((line) => line.includes(`-port ${port}`))).toEqual([]);
+  });
+
+  it('fails with a clear error, not a crash, when java cannot be started', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await expect(startDynamoDbLocal()).rejects.toThrow(/java could not be started: .*ENOENT/);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 
   it('rejects an invalid port before starting anything', async () => {

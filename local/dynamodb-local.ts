@@ -4,8 +4,7 @@
  * keeps one database per access key + region, which is exactly "one database per region" when
  * every client uses the access key `local`.
  */
-import { spawn as spawnProcess, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawn as spawnProcess, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -108,18 +107,30 @@ async function startOnPort(port: number, startTimeoutMs: number): Promise<Dynamo
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = exitOf(child);
+  /** Why the JVM is gone, once it is. */
+  let ended: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      ended = `the JVM exited (code ${code}, signal ${signal})`;
+      resolve();
+    });
+    // E.g. java not on the PATH: 'error' and no 'exit'.
+    child.once('error', (error) => {
+      ended ??= `java could not be started: ${error.message}`;
+      resolve();
+    });
+  });
 
   const stop = async (): Promise<void> => {
     // In memory: nothing to flush, so no reason to wait for a graceful JVM shutdown.
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (ended === undefined) child.kill('SIGKILL');
     await exited;
     process.off('exit', killOnExit);
   };
 
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitUntilAnswering(endpoint, child, startTimeoutMs);
+    await waitUntilAnswering(endpoint, () => ended, startTimeoutMs);
   } catch (error) {
     await stop();
     throw new Error(`DynamoDB Local did not start on port ${port}: ${(error as Error).message}\n--- JVM output ---\n${output}`);
@@ -127,17 +138,13 @@ async function startOnPort(port: number, startTimeoutMs: number): Promise<Dynamo
   return { endpoint, port, stop };
 }
 
-const exitOf = (child: ChildProcess): Promise<void> =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
-
-async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitUntilAnswering(endpoint: string, ended: () => string | undefined, timeoutMs: number): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`the JVM exited (code ${child.exitCode}, signal ${child.signalCode})`);
-      }
+      const reason = ended();
+      if (reason) throw new Error(reason);
       try {
         await client.send(new ListTablesCommand({}), { abortSignal: AbortSignal.timeout(2_000) });
         return;
