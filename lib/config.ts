@@ -114,6 +114,22 @@ export const RelaymeshConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Message history for recovery, and the idempotency window of client-supplied ids. */
+    recovery: z
+      .object({
+        /** How long history items live (DynamoDB TTL). */
+        historyTtlHours: z.number().int().min(1).max(24 * 30).default(24),
+        /** History kept per channel and origin region; older items are deleted as new ones arrive. */
+        historyMaxPerChannel: z.number().int().min(1).max(100_000).default(1000),
+        /** Most messages one subscribe replays. */
+        maxReplay: z.number().int().min(1).max(100_000).default(1000),
+        /** A client id seen again within this window is acknowledged, not delivered again. */
+        dedupWindowSeconds: z.number().int().min(60).max(7 * 86_400).default(3600),
+        /** How long a subscribe waits for history still replicating from other regions. */
+        replicationWaitMs: z.number().int().min(0).max(10_000).default(2000),
+      })
+      .strict()
+      .prefault({}),
     /** Local cloud only: simulated global-table replication lag. */
     local: z
       .object({

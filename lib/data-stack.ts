@@ -10,7 +10,7 @@ export interface DataStackProps extends StackProps {
 }
 
 /**
- * The global state, defined once in the primary region: the four global tables with a replica
+ * The global state, defined once in the primary region: the global tables with a replica
  * in every other region, and the JWT signing secret replicated the same way, so a token
  * issued for one region is valid in all.
  */

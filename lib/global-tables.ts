@@ -16,7 +16,7 @@ export interface GlobalTablesProps {
 }
 
 /**
- * The four Relaymesh global tables (DynamoDB TableV2 with a replica per region), keyed as
+ * The Relaymesh global tables (DynamoDB TableV2 with a replica per region), keyed as
  * lambdas/core/tables.ts declares: on-demand billing, point-in-time recovery, TTL where items
  * expire.
  */

@@ -7,6 +7,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import {
   connectionsTable,
+  dedupTable,
   historyTable,
   physicalTableName,
   sequencesTable,
@@ -14,6 +15,7 @@ import {
   TABLES,
   type TableLayout,
 } from '../lambdas/core/tables';
+import { configEnvironment } from './lambda-environment';
 import { EVENT_CLASSES, type RelaymeshConfig } from './config';
 import { DeliveryWorker } from './delivery-worker';
 import { EventClassQueue } from './event-class-queue';
@@ -65,6 +67,7 @@ export class RegionStack extends Stack {
       subscriptions: table(subscriptionsTable),
       sequences: table(sequencesTable),
       history: table(historyTable),
+      dedup: table(dedupTable),
     };
     const jwtSecret = Secret.fromSecretNameV2(this, 'JwtSecret', jwtSecretName(appName));
 
@@ -82,14 +85,8 @@ export class RegionStack extends Stack {
     );
 
     const environment: Record<string, string> = {
-      CONNECTIONS_TABLE: physicalTableName(appName, connectionsTable),
-      SUBSCRIPTIONS_TABLE: physicalTableName(appName, subscriptionsTable),
-      SEQUENCES_TABLE: physicalTableName(appName, sequencesTable),
-      HISTORY_TABLE: physicalTableName(appName, historyTable),
+      ...configEnvironment(config),
       TOPIC_ARN: this.topic.topicArn,
-      MAX_PUBLISH_DATA_BYTES: String(config.limits.maxPublishDataBytes),
-      MAX_SUBSCRIPTIONS_PER_CONNECTION: String(config.limits.maxSubscriptionsPerConnection),
-      DELIVERY_CONCURRENCY: String(config.limits.deliveryConcurrency),
       JWT_SECRET_ARN: jwtSecret.secretArn,
     };
 
@@ -113,6 +110,7 @@ export class RegionStack extends Stack {
       });
       tables.subscriptions.grantReadWriteData(worker.function);
       tables.connections.grantReadWriteData(worker.function);
+      tables.dedup.grantReadWriteData(worker.function);
       this.gateway.grantPostToConnection(worker.function);
       return [source.eventClass, worker] as const;
     });

@@ -86,6 +86,7 @@ export class RegionalEdge extends Construct {
     const { tables } = props;
     tables.sequences.grantReadWriteData(this.function);
     tables.history.grantReadWriteData(this.function);
+    tables.dedup.grantReadWriteData(this.function);
     tables.connections.grantReadData(this.function);
     tables.subscriptions.grantReadData(this.function);
     props.topic.grantPublish(this.function);

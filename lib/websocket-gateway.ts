@@ -11,12 +11,13 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { RelaymeshFunction } from './relaymesh-function';
 
-/** The four global tables as seen from one region (lambdas/core/tables.ts names). */
+/** The global tables as seen from one region (lambdas/core/tables.ts names). */
 export interface RegionTables {
   readonly connections: ITableV2;
   readonly subscriptions: ITableV2;
   readonly sequences: ITableV2;
   readonly history: ITableV2;
+  readonly dedup: ITableV2;
 }
 
 export interface WebSocketGatewayProps {
@@ -89,6 +90,8 @@ export class WebSocketGateway extends Construct {
     tables.connections.grantReadWriteData(connect);
     tables.connections.grantReadWriteData(disconnect);
     tables.subscriptions.grantReadWriteData(disconnect);
+    // Leaving a presence channel on disconnect publishes a leave event.
+    props.topic.grantPublish(disconnect);
     for (const table of Object.values(tables)) table.grantReadWriteData(messageRouter);
     props.topic.grantPublish(messageRouter);
 

@@ -11,7 +11,8 @@ import {
   createMessageRouterHandler,
 } from '../lambdas/core/handlers';
 import { runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
-import { TABLES, connectionsTable, historyTable, physicalTableName, sequencesTable, subscriptionsTable } from '../lambdas/core/tables';
+import { TABLES, physicalTableName } from '../lambdas/core/tables';
+import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
 import { assertJavaAvailable, createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { startEdgeServer, type EdgeServer } from './edge-server';
@@ -277,20 +278,13 @@ function lambdaEnv(
   },
 ): Record<string, string> {
   return {
+    ...configEnvironment(config),
     AWS_REGION: region,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    CONNECTIONS_TABLE: physicalTableName(config.appName, connectionsTable),
-    SUBSCRIPTIONS_TABLE: physicalTableName(config.appName, subscriptionsTable),
-    SEQUENCES_TABLE: physicalTableName(config.appName, sequencesTable),
-    HISTORY_TABLE: physicalTableName(config.appName, historyTable),
     TOPIC_ARN: local.topicArn,
     CONNECTIONS_ENDPOINT: local.connectionsEndpoint,
     WEBSOCKET_URL: local.websocketUrl,
-    MAX_PUBLISH_DATA_BYTES: String(config.limits.maxPublishDataBytes),
-    MAX_SUBSCRIPTIONS_PER_CONNECTION: String(config.limits.maxSubscriptionsPerConnection),
-    CONNECTION_TTL_SECONDS: String(config.limits.maxConnectionSeconds + 3600),
-    DELIVERY_CONCURRENCY: String(config.limits.deliveryConcurrency),
     JWT_SECRET: local.jwtSecret,
     AWS_ENDPOINT_URL_DYNAMODB: local.dynamodbEndpoint,
     AWS_ENDPOINT_URL_SNS: local.messagingEndpoint,

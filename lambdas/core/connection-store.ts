@@ -9,7 +9,9 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { ProtocolError } from './errors';
+import type { PresenceMember } from './protocol';
 import { channelRegionKey, connectionsTable, subscriptionsTable } from './tables';
 
 export interface ConnectionStoreOptions {
@@ -47,7 +49,17 @@ export class ConnectionStore {
     );
   }
 
-  async subscribe(connectionId: string, channel: string, subject: string): Promise<void> {
+  /**
+   * Subscribes a connection. With `replayFrom` the subscription starts in the replaying state:
+   * delivery workers hold back sequenced messages for it (recording what they held back) until
+   * the router's replay hands over with `finishReplay`.
+   */
+  async subscribe(
+    connectionId: string,
+    channel: string,
+    subject: string,
+    options: { presence?: boolean; replayFrom?: Record<string, number> } = {},
+  ): Promise<void> {
     const { dynamo, connectionsTableName, subscriptionsTableName, region, connectionTtlSeconds, maxSubscriptionsPerConnection } =
       this.options;
     try {
@@ -56,7 +68,7 @@ export class ConnectionStore {
         new UpdateCommand({
           TableName: connectionsTableName,
           Key: { [connectionsTable.partitionKey]: connectionId },
-          UpdateExpression: 'ADD channels :channel',
+          UpdateExpression: options.presence ? 'ADD channels :channel, presenceChannels :channel' : 'ADD channels :channel',
           ConditionExpression:
             'attribute_exists(#id) AND (attribute_not_exists(channels) OR size(channels) < :max OR contains(channels, :name))',
           ExpressionAttributeNames: { '#id': connectionsTable.partitionKey },
@@ -76,11 +88,114 @@ export class ConnectionStore {
           channel,
           region,
           sub: subject,
+          presence: options.presence === true,
           subscribedAt: Date.now(),
+          ...(options.replayFrom && { replaying: true, since: options.replayFrom, skipped: {}, skipCount: 0 }),
           [subscriptionsTable.timeToLiveAttribute]: nowSeconds() + connectionTtlSeconds,
         },
       }),
     );
+  }
+
+  private subscriptionKey(channel: string, connectionId: string) {
+    return {
+      [subscriptionsTable.partitionKey]: channelRegionKey(this.options.region, channel),
+      [subscriptionsTable.sortKey.name]: connectionId,
+    };
+  }
+
+  async getSubscription(channel: string, connectionId: string): Promise<Subscriber | undefined> {
+    const { Item } = await this.options.dynamo.send(
+      new GetCommand({ TableName: this.options.subscriptionsTableName, Key: this.subscriptionKey(channel, connectionId), ConsistentRead: true }),
+    );
+    return Item ? toSubscriber(Item) : undefined;
+  }
+
+  /**
+   * A delivery worker held a sequenced message back from a replaying subscription. Returns
+   * false when the replay already finished, so the worker delivers the message itself.
+   */
+  async recordHeldBack(channel: string, connectionId: string, origin: string, seq: number): Promise<boolean> {
+    const update = (expression: string, condition: string, names: Record<string, string>, values: Record<string, unknown>) =>
+      this.options.dynamo.send(
+        new UpdateCommand({
+          TableName: this.options.subscriptionsTableName,
+          Key: this.subscriptionKey(channel, connectionId),
+          UpdateExpression: expression,
+          ConditionExpression: condition,
+          ...(Object.keys(names).length && { ExpressionAttributeNames: names }),
+          ExpressionAttributeValues: { ':true': true, ':one': 1, ...values },
+        }),
+      );
+    try {
+      await update(
+        'SET skipped.#origin = :seq ADD skipCount :one',
+        'replaying = :true AND (attribute_not_exists(skipped.#origin) OR skipped.#origin < :seq)',
+        { '#origin': origin },
+        { ':seq': seq },
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    // Either a higher seq of this origin is already recorded, or the replay is over.
+    try {
+      await update('ADD skipCount :one', 'replaying = :true', {}, {});
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Ends a replay: from now on workers deliver live, skipping what `since` covers. Fails
+   * (returns false) when a worker held something back since `skipCount` was read.
+   */
+  async finishReplay(channel: string, connectionId: string, since: Record<string, number>, skipCount: number): Promise<boolean> {
+    try {
+      await this.options.dynamo.send(
+        new UpdateCommand({
+          TableName: this.options.subscriptionsTableName,
+          Key: this.subscriptionKey(channel, connectionId),
+          UpdateExpression: 'SET since = :since REMOVE replaying, skipped',
+          ConditionExpression: 'skipCount = :count',
+          ExpressionAttributeValues: { ':since': since, ':count': skipCount },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** One page of a channel's presence members across `regions`, in region order. */
+  async members(channel: string, regions: readonly string[], limit: number, cursor?: string): Promise<{ members: PresenceMember[]; next?: string }> {
+    let position = decodeCursor(cursor, regions.length);
+    const members: PresenceMember[] = [];
+    while (position && members.length < limit) {
+      const page = await this.options.dynamo.send(
+        new QueryCommand({
+          TableName: this.options.subscriptionsTableName,
+          KeyConditionExpression: '#pk = :pk',
+          FilterExpression: 'presence = :true',
+          ExpressionAttributeNames: { '#pk': subscriptionsTable.partitionKey },
+          ExpressionAttributeValues: { ':pk': channelRegionKey(regions[position.region]!, channel), ':true': true },
+          Limit: limit - members.length,
+          ExclusiveStartKey: position.key,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        members.push({ sub: item.sub as string, connectionId: item[subscriptionsTable.sortKey.name] as string, region: item.region as string });
+      }
+      position = page.LastEvaluatedKey
+        ? { region: position.region, key: page.LastEvaluatedKey }
+        : position.region + 1 < regions.length
+          ? { region: position.region + 1 }
+          : undefined;
+    }
+    return { members, ...(position && { next: Buffer.from(JSON.stringify(position)).toString('base64url') }) };
   }
 
   private async explainRefusedSubscribe(connectionId: string): Promise<ProtocolError> {
@@ -90,19 +205,21 @@ export class ConnectionStore {
       : new ProtocolError('CONNECTION_UNKNOWN');
   }
 
-  async unsubscribe(connectionId: string, channel: string): Promise<void> {
+  /** Unsubscribes; returns whether the connection was in the channel's presence set. */
+  async unsubscribe(connectionId: string, channel: string): Promise<{ presence: boolean }> {
     const { dynamo, connectionsTableName, subscriptionsTableName, region } = this.options;
-    await dynamo.send(
+    const { Attributes } = await dynamo.send(
       new DeleteCommand({
         TableName: subscriptionsTableName,
         Key: { [subscriptionsTable.partitionKey]: channelRegionKey(region, channel), [subscriptionsTable.sortKey.name]: connectionId },
+        ReturnValues: 'ALL_OLD',
       }),
     );
     await dynamo.send(
       new UpdateCommand({
         TableName: connectionsTableName,
         Key: { [connectionsTable.partitionKey]: connectionId },
-        UpdateExpression: 'DELETE channels :channel',
+        UpdateExpression: 'DELETE channels :channel, presenceChannels :channel',
         ConditionExpression: 'attribute_exists(#id)',
         ExpressionAttributeNames: { '#id': connectionsTable.partitionKey },
         ExpressionAttributeValues: { ':channel': new Set([channel]) },
@@ -110,9 +227,10 @@ export class ConnectionStore {
     ).catch((error: unknown) => {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     });
+    return { presence: Attributes?.presence === true };
   }
 
-  async get(connectionId: string): Promise<{ region: string; sub: string; channels: string[] } | undefined> {
+  async get(connectionId: string): Promise<ConnectionRecord | undefined> {
     const { Item } = await this.options.dynamo.send(
       new GetCommand({
         TableName: this.options.connectionsTableName,
@@ -121,11 +239,15 @@ export class ConnectionStore {
       }),
     );
     if (!Item) return undefined;
-    return { region: Item.region, sub: Item.sub, channels: [...((Item.channels as Set<string> | undefined) ?? [])] };
+    const set = (name: string) => [...((Item[name] as Set<string> | undefined) ?? [])];
+    return { region: Item.region, sub: Item.sub, channels: set('channels'), presenceChannels: set('presenceChannels') };
   }
 
-  /** Deletes a connection and every subscription it holds; removing a gone connection is a no-op. */
-  async remove(connectionId: string): Promise<void> {
+  /**
+   * Deletes a connection and every subscription it holds, and returns what it was (for
+   * presence leave events); removing a gone connection is a no-op that returns undefined.
+   */
+  async remove(connectionId: string): Promise<ConnectionRecord | undefined> {
     const { dynamo, connectionsTableName, subscriptionsTableName, region } = this.options;
     const connection = await this.get(connectionId);
     const keys = (connection?.channels ?? []).map((channel) => ({
@@ -143,10 +265,11 @@ export class ConnectionStore {
     await dynamo.send(
       new DeleteCommand({ TableName: connectionsTableName, Key: { [connectionsTable.partitionKey]: connectionId } }),
     );
+    return connection;
   }
 
   /** This region's subscribers of a channel, page by page: one Query per page, never a Scan. */
-  async *subscribers(channel: string): AsyncGenerator<string[]> {
+  async *subscribers(channel: string): AsyncGenerator<Subscriber[]> {
     const { dynamo, subscriptionsTableName, region } = this.options;
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
@@ -156,13 +279,56 @@ export class ConnectionStore {
           KeyConditionExpression: '#pk = :pk',
           ExpressionAttributeNames: { '#pk': subscriptionsTable.partitionKey, '#sk': subscriptionsTable.sortKey.name },
           ExpressionAttributeValues: { ':pk': channelRegionKey(region, channel) },
-          ProjectionExpression: '#sk',
+          ProjectionExpression: '#sk, since, replaying',
+          // Strong: a subscription made just before a publish must see that publish.
+          ConsistentRead: true,
           ExclusiveStartKey,
         }),
       );
-      const ids = (page.Items ?? []).map((item) => item[subscriptionsTable.sortKey.name] as string);
-      if (ids.length) yield ids;
+      const subscribers = (page.Items ?? []).map(toSubscriber);
+      if (subscribers.length) yield subscribers;
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
   }
+}
+
+export interface ConnectionRecord {
+  region: string;
+  sub: string;
+  channels: string[];
+  presenceChannels: string[];
+}
+
+/** What the delivery worker needs of one subscription. */
+export interface Subscriber {
+  connectionId: string;
+  /** Highest seq per origin the client already has: never delivered again. */
+  since?: Record<string, number>;
+  /** The router is replaying history to it: sequenced messages are held back, not posted. */
+  replaying?: boolean;
+  skipCount?: number;
+  skipped?: Record<string, number>;
+}
+
+function toSubscriber(item: Record<string, unknown>): Subscriber {
+  return {
+    connectionId: item[subscriptionsTable.sortKey.name] as string,
+    since: item.since as Record<string, number> | undefined,
+    replaying: item.replaying === true,
+    skipCount: item.skipCount as number | undefined,
+    skipped: item.skipped as Record<string, number> | undefined,
+  };
+}
+
+const CursorSchema = z.object({ region: z.number().int().min(0), key: z.record(z.string(), z.string()).optional() });
+
+function decodeCursor(cursor: string | undefined, regionCount: number): z.output<typeof CursorSchema> | undefined {
+  if (cursor === undefined) return { region: 0 };
+  try {
+    const parsed = CursorSchema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    if (parsed.success && parsed.data.region < regionCount) return parsed.data;
+  } catch {
+    // fall through to the error below
+  }
+  throw new ProtocolError('INVALID_FRAME', 'cursor: not a cursor this channel returned');
 }

@@ -1,12 +1,15 @@
 import { GoneException, PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { forEachWithConcurrency } from './concurrency';
-import type { ConnectionStore } from './connection-store';
-import { EnvelopeSchema, messageFrame, type Envelope } from './protocol';
+import type { ConnectionStore, Subscriber } from './connection-store';
+import type { IdempotencyLedger } from './dedup';
+import { EnvelopeSchema, envelopeFrame, type BatchFrame, type Envelope } from './protocol';
 
 export interface DeliveryWorkerDeps {
+  region: string;
   store: ConnectionStore;
   connections: ApiGatewayManagementApiClient;
+  idempotency: IdempotencyLedger;
   /** Events older than this are dropped instead of delivered late; 0 keeps every event. */
   ttlSeconds: number;
   /** PostToConnection calls in flight. */
@@ -18,8 +21,18 @@ export type DeliveryStats = {
   records: number;
   invalid: number;
   expired: number;
+  /** Copies of a client id this region already delivered (a retry published in another region). */
+  duplicates: number;
+  /** Subscription items read by Query. */
   subscribers: number;
+  /** Every DynamoDB item read (subscriptions, plus re-reads after a replay handover). */
+  itemsRead: number;
+  /** PostToConnection calls: one frame each. */
   posted: number;
+  /** Events that reached a connection (a coalesced frame delivers several). */
+  delivered: number;
+  /** Sequenced events held back for a replaying subscription, or already held by the client. */
+  skipped: number;
   gone: number;
   failed: number;
 };
@@ -27,29 +40,41 @@ export type DeliveryStats = {
 interface PendingEvent {
   record: SQSRecord;
   envelope: Envelope;
+  frame: object;
   /** The frame serialized once per event, not once per subscriber: this is the hot path. */
   payload: Uint8Array;
 }
 
 /**
  * Delivers one SQS batch to this region's subscribers. Per channel, events go to each
- * connection in batch order; when a post fails (throttled, 5xx after the SDK's own retries)
- * that event and every later event of the channel are reported in `batchItemFailures`, so
- * SQS redelivers them in order rather than skipping one. Clients drop the resulting
- * duplicates by id. A gone connection (410) is deleted, not retried.
+ * connection in order (by seq per origin); when a post fails (throttled, 5xx after the
+ * SDK's own retries) that event and every later event of the channel are reported in
+ * `batchItemFailures`, so SQS redelivers them in order rather than skipping one. A gone
+ * connection (410) is deleted, not retried. Several unsequenced (ephemeral) events due for
+ * one connection go out as one `batch` frame.
  */
-export async function deliverBatch(
-  deps: DeliveryWorkerDeps,
-  event: SQSEvent,
-): Promise<SQSBatchResponse & { stats: DeliveryStats }> {
+export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): Promise<SQSBatchResponse & { stats: DeliveryStats }> {
   const now = (deps.now ?? Date.now)();
-  const stats: DeliveryStats = { records: event.Records.length, invalid: 0, expired: 0, subscribers: 0, posted: 0, gone: 0, failed: 0 };
+  const stats: DeliveryStats = {
+    records: event.Records.length,
+    invalid: 0,
+    expired: 0,
+    duplicates: 0,
+    subscribers: 0,
+    itemsRead: 0,
+    posted: 0,
+    delivered: 0,
+    skipped: 0,
+    gone: 0,
+    failed: 0,
+  };
   const failed = new Set<string>();
   const byChannel = new Map<string, PendingEvent[]>();
 
   for (const record of event.Records) {
     const envelope = parseEnvelope(record.body);
-    if (!envelope) {
+    const frame = envelope && envelopeFrame(envelope);
+    if (!envelope || !frame) {
       // Not ours to drop: failing it sends it to the DLQ after maxReceiveCount, where an alarm fires.
       console.error(JSON.stringify({ msg: 'invalid envelope', messageId: record.messageId, body: record.body.slice(0, 512) }));
       stats.invalid++;
@@ -60,26 +85,36 @@ export async function deliverBatch(
       stats.expired++;
       continue;
     }
-    const pending = { record, envelope, payload: Buffer.from(JSON.stringify(messageFrame(envelope))) };
+    if (envelope.clientId && !(await deps.idempotency.claimDelivery(deps.region, envelope.channel, envelope.id, envelope.origin))) {
+      stats.duplicates++;
+      continue;
+    }
+    const pending = { record, envelope, frame, payload: Buffer.from(JSON.stringify(frame)) };
     byChannel.set(envelope.channel, [...(byChannel.get(envelope.channel) ?? []), pending]);
   }
 
   const gone = new Set<string>();
-  for (const [channel, events] of byChannel) {
-    for await (const connectionIds of deps.store.subscribers(channel)) {
-      stats.subscribers += connectionIds.length;
-      await forEachWithConcurrency(connectionIds, deps.concurrency, async (connectionId) => {
-        for (const [index, pending] of events.entries()) {
+  for (const [channel, unordered] of byChannel) {
+    const events = orderForDelivery(unordered);
+    const coalesced = coalesce(events);
+    for await (const subscribers of deps.store.subscribers(channel)) {
+      stats.subscribers += subscribers.length;
+      stats.itemsRead += subscribers.length;
+      await forEachWithConcurrency(subscribers, deps.concurrency, async (subscriber) => {
+        const due = await dueFor(deps, channel, subscriber, events, stats);
+        const frames = due.length > 1 && due.every((e) => e.envelope.seq === undefined) ? [coalescedFor(due, events, coalesced)] : due.map(single);
+        for (const { payload, covers } of frames) {
           try {
-            await deps.connections.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: pending.payload }));
+            await deps.connections.send(new PostToConnectionCommand({ ConnectionId: subscriber.connectionId, Data: payload }));
             stats.posted++;
+            stats.delivered += covers.length;
           } catch (error) {
             if (error instanceof GoneException) {
-              gone.add(connectionId);
+              gone.add(subscriber.connectionId);
               return;
             }
-            console.warn(JSON.stringify({ msg: 'post failed', connectionId, channel, error: (error as Error).name }));
-            for (const later of events.slice(index)) failed.add(later.record.messageId);
+            console.warn(JSON.stringify({ msg: 'post failed', connectionId: subscriber.connectionId, channel, error: (error as Error).name }));
+            for (const later of events.slice(events.indexOf(covers[0]!))) failed.add(later.record.messageId);
             return;
           }
         }
@@ -91,6 +126,73 @@ export async function deliverBatch(
   stats.gone = gone.size;
   stats.failed = failed.size;
   return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })), stats };
+}
+
+/** Sequenced events by seq within their origin; everything else keeps batch order. */
+function orderForDelivery(events: PendingEvent[]): PendingEvent[] {
+  return events
+    .map((event, index) => ({ event, index }))
+    .sort((a, b) => {
+      const [x, y] = [a.event.envelope, b.event.envelope];
+      if (x.origin === y.origin && x.seq !== undefined && y.seq !== undefined) return x.seq - y.seq;
+      return a.index - b.index;
+    })
+    .map(({ event }) => event);
+}
+
+interface OutgoingFrame {
+  payload: Uint8Array;
+  covers: PendingEvent[];
+}
+
+const single = (event: PendingEvent): OutgoingFrame => ({ payload: event.payload, covers: [event] });
+
+/** The whole channel's events as one batch frame, serialized once for every subscriber that gets them all. */
+function coalesce(events: PendingEvent[]): OutgoingFrame | undefined {
+  if (events.length < 2) return undefined;
+  const frame: BatchFrame = { type: 'batch', frames: events.map((e) => e.frame as BatchFrame['frames'][number]) };
+  return { payload: Buffer.from(JSON.stringify(frame)), covers: events };
+}
+
+function coalescedFor(due: PendingEvent[], all: PendingEvent[], whole: OutgoingFrame | undefined): OutgoingFrame {
+  return whole && due.length === all.length ? whole : coalesce(due)!;
+}
+
+/** The events this subscriber should get now: sequenced ones it already has or that a replay will bring are left out. */
+async function dueFor(
+  deps: DeliveryWorkerDeps,
+  channel: string,
+  subscriber: Subscriber,
+  events: PendingEvent[],
+  stats: DeliveryStats,
+): Promise<PendingEvent[]> {
+  if (!subscriber.since && !subscriber.replaying) return events;
+  let current = subscriber;
+  const due: PendingEvent[] = [];
+  for (const event of events) {
+    const { origin, seq } = event.envelope;
+    if (seq === undefined) {
+      due.push(event);
+      continue;
+    }
+    if (current.replaying) {
+      if (await deps.store.recordHeldBack(channel, current.connectionId, origin, seq)) {
+        stats.skipped++;
+        continue;
+      }
+      // The replay handed over meanwhile: decide on the `since` it left.
+      const reread = await deps.store.getSubscription(channel, current.connectionId);
+      stats.itemsRead++;
+      if (!reread) return due;
+      current = reread;
+    }
+    if ((current.since?.[origin] ?? 0) >= seq) {
+      stats.skipped++;
+      continue;
+    }
+    due.push(event);
+  }
+  return due;
 }
 
 function parseEnvelope(body: string): Envelope | undefined {

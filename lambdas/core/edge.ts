@@ -91,8 +91,9 @@ async function httpPublish(deps: EdgeDeps, event: ALBEvent): Promise<ALBResult> 
     return json(400, errorFrame(new ProtocolError('INVALID_FRAME', detail)));
   }
   try {
-    const envelope = await publishEvent(deps.publisher, claims, frame.data);
-    return json(202, { id: envelope.id, channel: envelope.channel, origin: envelope.origin, ts: envelope.ts });
+    const { envelope, duplicate } = await publishEvent(deps.publisher, claims, frame.data);
+    const { id, channel, origin, ts, seq } = envelope;
+    return json(duplicate ? 200 : 202, { id, channel, origin, ts, ...(seq !== undefined && { seq }), ...(duplicate && { duplicate }) });
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     const status = { FORBIDDEN_PUBLISH: 403, DATA_TOO_LARGE: 413, UNAVAILABLE: 503 }[error.kind as string] ?? 400;

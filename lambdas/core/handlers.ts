@@ -14,7 +14,9 @@ import { ConnectionStore } from './connection-store';
 import { deliverBatch } from './delivery-worker';
 import { handleEdgeRequest } from './edge';
 import { routeMessage, type RouterEvent } from './message-router';
-import type { PublisherOptions } from './publisher';
+import { IdempotencyLedger } from './dedup';
+import { MessageHistory } from './history';
+import { publishPresence, type PublisherOptions } from './publisher';
 import type { Runtime } from './runtime';
 
 /**
@@ -67,18 +69,59 @@ export function createConnectHandler(runtime: Runtime) {
 
 export function createDisconnectHandler(runtime: Runtime) {
   const store = connectionStore(runtime);
+  const publisher = { sns: runtime.sns, topicArn: runtime.env.TOPIC_ARN, region: runtime.region };
   return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
-    await store.remove(event.requestContext.connectionId);
+    const { connectionId } = event.requestContext;
+    const connection = await store.remove(connectionId);
+    for (const channel of connection?.presenceChannels ?? []) {
+      await publishPresence(publisher, channel, 'leave', { sub: connection!.sub, connectionId, region: runtime.region });
+    }
     return { statusCode: 200 };
   };
 }
 
+function messageHistory(runtime: Runtime): MessageHistory {
+  const { env } = runtime;
+  return new MessageHistory({
+    dynamo: runtime.dynamo,
+    sequencesTableName: env.SEQUENCES_TABLE,
+    historyTableName: env.HISTORY_TABLE,
+    ttlSeconds: env.HISTORY_TTL_SECONDS,
+    maxPerChannel: env.HISTORY_MAX_PER_CHANNEL,
+  });
+}
+
+function idempotencyLedger(runtime: Runtime): IdempotencyLedger {
+  return new IdempotencyLedger({ dynamo: runtime.dynamo, dedupTableName: runtime.env.DEDUP_TABLE, windowSeconds: runtime.env.DEDUP_WINDOW_SECONDS });
+}
+
 function publisherOptions(runtime: Runtime): PublisherOptions {
-  return { sns: runtime.sns, topicArn: runtime.env.TOPIC_ARN, region: runtime.region, maxPublishDataBytes: runtime.env.MAX_PUBLISH_DATA_BYTES };
+  return {
+    sns: runtime.sns,
+    topicArn: runtime.env.TOPIC_ARN,
+    region: runtime.region,
+    maxPublishDataBytes: runtime.env.MAX_PUBLISH_DATA_BYTES,
+    history: messageHistory(runtime),
+    idempotency: idempotencyLedger(runtime),
+  };
 }
 
 export function createMessageRouterHandler(runtime: Runtime) {
-  const deps = { store: connectionStore(runtime), publisher: publisherOptions(runtime) };
+  const { env } = runtime;
+  const store = connectionStore(runtime);
+  const publisher = publisherOptions(runtime);
+  const deps = {
+    store,
+    publisher,
+    recovery: {
+      store,
+      history: publisher.history,
+      connections: runtime.connections,
+      regions: env.REGIONS,
+      maxReplay: env.MAX_REPLAY,
+      replicationWaitMs: env.REPLICATION_WAIT_MS,
+    },
+  };
   return (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event);
 }
 
@@ -87,8 +130,10 @@ export function createDeliveryWorkerHandler(runtime: Runtime) {
   if (!env.EVENT_CLASS) throw new Error('Relaymesh Lambda environment is invalid: the delivery worker needs EVENT_CLASS');
   const eventClass = env.EVENT_CLASS;
   const deps = {
+    region: runtime.region,
     store: connectionStore(runtime),
     connections: runtime.connections,
+    idempotency: idempotencyLedger(runtime),
     ttlSeconds: env.EVENT_TTL_SECONDS,
     concurrency: env.DELIVERY_CONCURRENCY,
   };

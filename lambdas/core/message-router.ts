@@ -2,12 +2,14 @@ import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { channelAllowed, claimsFromContext, type Claims } from './auth';
 import type { ConnectionStore } from './connection-store';
 import { ProtocolError } from './errors';
-import { errorFrame, parseClientFrame, type ClientFrame, type ServerFrame } from './protocol';
-import { publishEvent, type PublisherOptions } from './publisher';
+import { errorFrame, parseClientFrame, type AckFrame, type ClientFrame, type ServerFrame } from './protocol';
+import { publishEvent, publishPresence, type PublisherOptions } from './publisher';
+import { subscribeWithRecovery, type RecoveryDeps } from './recovery';
 
 export interface MessageRouterDeps {
   store: ConnectionStore;
   publisher: PublisherOptions;
+  recovery: RecoveryDeps;
 }
 
 /** The part of a WebSocket MESSAGE event the router reads. */
@@ -42,16 +44,37 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
   switch (frame.action) {
     case 'ping':
       return { type: 'pong', ts: Date.now(), connectionId, ...ref };
-    case 'subscribe':
-      if (!channelAllowed(claims.subscribe, frame.channel)) throw new ProtocolError('FORBIDDEN_SUBSCRIBE', frame.channel);
-      await deps.store.subscribe(connectionId, frame.channel, claims.sub);
+    case 'subscribe': {
+      const { channel, since } = frame;
+      if (!channelAllowed(claims.subscribe, channel)) throw new ProtocolError('FORBIDDEN_SUBSCRIBE', channel);
+      const presence = frame.presence === true;
+      let answer: AckFrame;
+      if (since) {
+        const recovery = await subscribeWithRecovery(deps.recovery, connectionId, channel, claims.sub, since, presence);
+        answer = { type: 'ack', action: 'subscribe', channel, ...recovery, ...ref };
+      } else {
+        await deps.store.subscribe(connectionId, channel, claims.sub, { presence });
+        const known = await deps.recovery.history.positions(channel, deps.recovery.regions);
+        const position = Object.fromEntries(Object.entries(known).map(([origin, { seq }]) => [origin, seq]));
+        answer = { type: 'ack', action: 'subscribe', channel, position, ...ref };
+      }
+      if (presence) await publishPresence(deps.publisher, channel, 'join', { sub: claims.sub, connectionId, region: deps.publisher.region });
+      return answer;
+    }
+    case 'unsubscribe': {
+      const { presence } = await deps.store.unsubscribe(connectionId, frame.channel);
+      if (presence) await publishPresence(deps.publisher, frame.channel, 'leave', { sub: claims.sub, connectionId, region: deps.publisher.region });
       return { type: 'ack', action: frame.action, channel: frame.channel, ...ref };
-    case 'unsubscribe':
-      await deps.store.unsubscribe(connectionId, frame.channel);
-      return { type: 'ack', action: frame.action, channel: frame.channel, ...ref };
+    }
     case 'publish': {
-      const envelope = await publishEvent(deps.publisher, claims, frame);
-      return { type: 'ack', action: frame.action, channel: frame.channel, id: envelope.id, ...ref };
+      const { envelope, duplicate } = await publishEvent(deps.publisher, claims, frame);
+      const { id, origin, seq } = envelope;
+      return { type: 'ack', action: frame.action, channel: frame.channel, id, origin, ...(seq !== undefined && { seq }), ...(duplicate && { duplicate }), ...ref };
+    }
+    case 'presence': {
+      if (!channelAllowed(claims.subscribe, frame.channel)) throw new ProtocolError('FORBIDDEN_SUBSCRIBE', frame.channel);
+      const page = await deps.store.members(frame.channel, deps.recovery.regions, frame.limit, frame.cursor);
+      return { type: 'members', channel: frame.channel, ...page, ...ref };
     }
   }
 }

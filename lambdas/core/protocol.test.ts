@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ERRORS } from './errors';
-import { EnvelopeSchema, errorFrame, messageFrame, parseClientFrame } from './protocol';
+import { EnvelopeSchema, errorFrame, envelopeFrame, parseClientFrame } from './protocol';
 
 const rejectionCode = (raw: string) => {
   const result = parseClientFrame(raw);
@@ -72,7 +72,7 @@ describe('server frames', () => {
     const envelope = EnvelopeSchema.parse({
       v: 1, id: 'm1', channel: 'room:1', data: { a: 1 }, origin: 'eu-west-1', ts: 1700000000000, class: 'critical', publisher: 'alice',
     });
-    expect(messageFrame(envelope)).toEqual({
+    expect(envelopeFrame(envelope)).toEqual({
       type: 'message', channel: 'room:1', data: { a: 1 }, id: 'm1', origin: 'eu-west-1', ts: 1700000000000, class: 'critical',
     });
   });

@@ -24,9 +24,17 @@ export const MessageIdSchema = z.string().regex(/^[A-Za-z0-9_\-.:]{1,128}$/, 'mu
 
 export const EventClassSchema = z.enum(['critical', 'ephemeral']);
 
+/** Highest seq seen per origin region: a recovery vector, e.g. {"us-east-1":41,"eu-west-1":17}. */
+export const RecoveryVectorSchema = z.record(z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a region name'), z.number().int().min(0));
+export type RecoveryVector = z.output<typeof RecoveryVectorSchema>;
+
 export const SubscribeFrameSchema = z.strictObject({
   action: z.literal('subscribe'),
   channel: ChannelSchema,
+  /** Replay what history holds after this vector, then continue live. */
+  since: RecoveryVectorSchema.optional(),
+  /** Enter the channel's presence set: members are listed and join/leave events are sent. */
+  presence: z.boolean().optional(),
   ref: RefSchema.optional(),
 });
 
@@ -46,6 +54,15 @@ export const PublishFrameSchema = z.strictObject({
   ref: RefSchema.optional(),
 });
 
+export const PresenceFrameSchema = z.strictObject({
+  action: z.literal('presence'),
+  channel: ChannelSchema,
+  /** The `next` of the previous page. */
+  cursor: z.string().max(2048).optional(),
+  limit: z.number().int().min(1).max(100).default(100),
+  ref: RefSchema.optional(),
+});
+
 export const PingFrameSchema = z.strictObject({
   action: z.literal('ping'),
   ref: RefSchema.optional(),
@@ -55,6 +72,7 @@ export const ClientFrameSchema = z.discriminatedUnion('action', [
   SubscribeFrameSchema,
   UnsubscribeFrameSchema,
   PublishFrameSchema,
+  PresenceFrameSchema,
   PingFrameSchema,
 ]);
 
@@ -69,6 +87,25 @@ export interface AckFrame {
   channel?: string;
   /** Publish only: the message id (the client's idempotency key or a generated one). */
   id?: string;
+  /** Publish of a critical message: its origin region and sequence number there. */
+  origin?: string;
+  seq?: number;
+  /** Publish: true when the id was already accepted and this ack repeats the first one. */
+  duplicate?: boolean;
+  /** Subscribe with `since`: whether everything after the vector was replayed. */
+  recovered?: boolean;
+  /** Subscribe with `since`: ranges that could not be replayed. */
+  missing?: MissingRange[];
+  /** Subscribe: the highest seq per origin this region knows, to track from. */
+  position?: RecoveryVector;
+}
+
+export interface MissingRange {
+  origin: string;
+  from: number;
+  to: number;
+  /** expired: past the history TTL or cap; not-replicated: not here yet, retry later; limit: beyond maxReplay. */
+  reason: 'expired' | 'not-replicated' | 'limit';
 }
 
 export interface MessageFrame {
@@ -79,6 +116,39 @@ export interface MessageFrame {
   origin: string;
   ts: number;
   class: z.output<typeof EventClassSchema>;
+  /** Critical messages: position in the (channel, origin) stream; dedup and recover by (origin, seq). */
+  seq?: number;
+}
+
+export interface PresenceMember {
+  sub: string;
+  connectionId: string;
+  region: string;
+}
+
+/** A member joined or left a channel (ephemeral: never stored, droppable under load). */
+export interface PresenceEventFrame {
+  type: 'presence';
+  event: 'join' | 'leave';
+  channel: string;
+  member: PresenceMember;
+  ts: number;
+}
+
+/** Answer to the presence action: one page of members across every region. */
+export interface MembersFrame {
+  type: 'members';
+  channel: string;
+  members: PresenceMember[];
+  /** Present when more members follow: send it back as `cursor`. */
+  next?: string;
+  ref?: string | number;
+}
+
+/** Several ephemeral events due for one connection at once, coalesced into one frame. */
+export interface BatchFrame {
+  type: 'batch';
+  frames: Array<MessageFrame | PresenceEventFrame>;
 }
 
 export interface ErrorFrame {
@@ -97,7 +167,7 @@ export interface PongFrame {
   connectionId: string;
 }
 
-export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame;
+export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame | PresenceEventFrame | MembersFrame | BatchFrame;
 
 export function errorFrame(error: ProtocolError, ref?: string | number): ErrorFrame {
   return { type: 'error', code: error.code, message: error.message, retryable: error.retryable, ...(ref !== undefined && { ref }) };
@@ -155,12 +225,28 @@ export const EnvelopeSchema = z.strictObject({
   origin: z.string().min(1),
   ts: z.number().int().positive(),
   class: EventClassSchema,
+  /** Critical messages only: assigned by the origin region's counter. */
+  seq: z.number().int().positive().optional(),
+  /** Whether the client supplied `id` (only those can be retried, so only those are deduplicated). */
+  clientId: z.boolean().default(false),
+  /** A presence event travels like an ephemeral message; `data` is its event and member. */
+  kind: z.enum(['message', 'presence']).default('message'),
   /** The publisher's token subject, for audit; never sent to subscribers. */
   publisher: z.string().optional(),
 });
 export type Envelope = z.output<typeof EnvelopeSchema>;
 
-export function messageFrame(envelope: Envelope): MessageFrame {
-  const { channel, data, id, origin, ts } = envelope;
-  return { type: 'message', channel, data, id, origin, ts, class: envelope.class };
+const PresenceDataSchema = z.object({
+  event: z.enum(['join', 'leave']),
+  member: z.object({ sub: z.string(), connectionId: z.string(), region: z.string() }),
+});
+
+/** The frame a subscriber receives for an envelope; undefined when a presence envelope is malformed. */
+export function envelopeFrame(envelope: Envelope): MessageFrame | PresenceEventFrame | undefined {
+  const { channel, data, id, origin, ts, seq } = envelope;
+  if (envelope.kind === 'presence') {
+    const presence = PresenceDataSchema.safeParse(data);
+    return presence.success ? { type: 'presence', ...presence.data, channel, ts } : undefined;
+  }
+  return { type: 'message', channel, data, id, origin, ts, class: envelope.class, ...(seq !== undefined && { seq }) };
 }

@@ -16,6 +16,14 @@ export const RuntimeEnvSchema = z.object({
   SUBSCRIPTIONS_TABLE: z.string().min(1),
   SEQUENCES_TABLE: z.string().min(1),
   HISTORY_TABLE: z.string().min(1),
+  DEDUP_TABLE: z.string().min(1),
+  /** Every active region, comma-separated: recovery and presence read all their origins. */
+  REGIONS: z.string().regex(/^[a-z0-9-]+(,[a-z0-9-]+)*$/, 'must be a comma-separated list of regions').transform((s) => s.split(',')),
+  HISTORY_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  HISTORY_MAX_PER_CHANNEL: z.coerce.number().int().positive().default(1000),
+  MAX_REPLAY: z.coerce.number().int().positive().default(1000),
+  DEDUP_WINDOW_SECONDS: z.coerce.number().int().positive().default(3600),
+  REPLICATION_WAIT_MS: z.coerce.number().int().min(0).default(2000),
   /** This region's fan-out topic. */
   TOPIC_ARN: z.string().startsWith('arn:'),
   /** The WebSocket API's management endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}). */

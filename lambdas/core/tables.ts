@@ -5,7 +5,7 @@
  */
 export interface TableLayout {
   /** Logical name: the CDK id and the suffix of the physical table name. */
-  readonly name: 'connections' | 'subscriptions' | 'sequences' | 'history';
+  readonly name: 'connections' | 'subscriptions' | 'sequences' | 'history' | 'dedup';
   readonly partitionKey: string;
   readonly sortKey?: { readonly name: string; readonly type: 'S' | 'N' };
   /** Attribute holding an epoch-seconds expiry, when the table's items expire. */
@@ -31,10 +31,23 @@ export const subscriptionsTable = {
   timeToLiveAttribute: 'expiresAt',
 } as const satisfies TableLayout;
 
-/** Counter per `<channel>#<origin region>`, written only by the origin region. */
+/**
+ * Counter per `<channel>#<origin region>` (`seq`), written only by the origin region, so
+ * global-table last-writer-wins never merges two regions' increments.
+ */
 export const sequencesTable = {
   name: 'sequences',
   partitionKey: 'channelOrigin',
+} as const satisfies TableLayout;
+
+/**
+ * Idempotency records: `pub#<channel>#<id>` (the publish already accepted, any region) and
+ * `dlv#<region>#<channel>#<id>` (already delivered in that region; written only there).
+ */
+export const dedupTable = {
+  name: 'dedup',
+  partitionKey: 'dedupKey',
+  timeToLiveAttribute: 'expiresAt',
 } as const satisfies TableLayout;
 
 /** Message history per `<channel>#<origin region>`, ordered by `seq`. */
@@ -45,10 +58,12 @@ export const historyTable = {
   timeToLiveAttribute: 'expiresAt',
 } as const satisfies TableLayout;
 
-export const TABLES: readonly TableLayout[] = [connectionsTable, subscriptionsTable, sequencesTable, historyTable];
+export const TABLES: readonly TableLayout[] = [connectionsTable, subscriptionsTable, sequencesTable, historyTable, dedupTable];
 
 export const channelRegionKey = (region: string, channel: string): string => `${region}#${channel}`;
 export const channelOriginKey = (channel: string, origin: string): string => `${channel}#${origin}`;
+export const publishDedupKey = (channel: string, id: string): string => `pub#${channel}#${id}`;
+export const deliveryDedupKey = (region: string, channel: string, id: string): string => `dlv#${region}#${channel}#${id}`;
 
 /** Physical table name; the same in every region, as global tables require. */
 export const physicalTableName = (appName: string, table: TableLayout): string => `${appName}-${table.name}`;

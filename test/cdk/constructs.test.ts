@@ -11,6 +11,7 @@ import { EdgeStack } from '../../lib/edge-stack';
 import { EventClassQueue } from '../../lib/event-class-queue';
 import { FanoutSubscriptions } from '../../lib/fanout-subscriptions';
 import { GlobalTables } from '../../lib/global-tables';
+import { TABLES } from '../../lambdas/core/tables';
 import { RegionAlarms } from '../../lib/region-alarms';
 import { RegionDashboard } from '../../lib/region-dashboard';
 import { RegionalEdge } from '../../lib/regional-edge';
@@ -32,7 +33,13 @@ function queueIn(stack: Stack, settings = config.eventClasses.critical): EventCl
 
 function tablesIn(stack: Stack): RegionTables {
   const t = (name: string) => TableV2.fromTableName(stack, name, `relaymesh-${name}`);
-  return { connections: t('connections'), subscriptions: t('subscriptions'), sequences: t('sequences'), history: t('history') };
+  return {
+    connections: t('connections'),
+    subscriptions: t('subscriptions'),
+    sequences: t('sequences'),
+    history: t('history'),
+    dedup: t('dedup'),
+  };
 }
 
 /** The statements of the inline policy attached to the role of the function whose logical id starts with `prefix`. */
@@ -47,7 +54,7 @@ describe('GlobalTables', () => {
     const stack = testStack('us-east-1');
     new GlobalTables(stack, 'Tables', { appName: 'relaymesh', replicaRegions: ['us-east-1', 'eu-west-1'], deletionProtection: false });
     const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::DynamoDB::GlobalTable', 4);
+    t.resourceCountIs('AWS::DynamoDB::GlobalTable', TABLES.length);
     t.hasResource('AWS::DynamoDB::GlobalTable', {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({

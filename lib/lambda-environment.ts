@@ -1,0 +1,29 @@
+import { connectionsTable, dedupTable, historyTable, physicalTableName, sequencesTable, subscriptionsTable } from '../lambdas/core/tables';
+import type { RelaymeshConfig } from './config';
+
+/**
+ * The part of every Lambda's environment (lambdas/core/runtime.ts) that follows from the
+ * config alone. The CDK region stack and the local cloud both start from it and add what
+ * only they know (topic ARN, @connections endpoint, secret, local endpoints).
+ */
+export function configEnvironment(config: RelaymeshConfig): Record<string, string> {
+  const { appName, limits, recovery } = config;
+  return {
+    CONNECTIONS_TABLE: physicalTableName(appName, connectionsTable),
+    SUBSCRIPTIONS_TABLE: physicalTableName(appName, subscriptionsTable),
+    SEQUENCES_TABLE: physicalTableName(appName, sequencesTable),
+    HISTORY_TABLE: physicalTableName(appName, historyTable),
+    DEDUP_TABLE: physicalTableName(appName, dedupTable),
+    REGIONS: config.regions.join(','),
+    MAX_PUBLISH_DATA_BYTES: String(limits.maxPublishDataBytes),
+    MAX_SUBSCRIPTIONS_PER_CONNECTION: String(limits.maxSubscriptionsPerConnection),
+    // API Gateway closes every socket within maxConnectionSeconds; an hour of slack covers a lost $disconnect.
+    CONNECTION_TTL_SECONDS: String(limits.maxConnectionSeconds + 3600),
+    DELIVERY_CONCURRENCY: String(limits.deliveryConcurrency),
+    HISTORY_TTL_SECONDS: String(recovery.historyTtlHours * 3600),
+    HISTORY_MAX_PER_CHANNEL: String(recovery.historyMaxPerChannel),
+    MAX_REPLAY: String(recovery.maxReplay),
+    DEDUP_WINDOW_SECONDS: String(recovery.dedupWindowSeconds),
+    REPLICATION_WAIT_MS: String(recovery.replicationWaitMs),
+  };
+}
