@@ -90,7 +90,7 @@ export class ConnectionStore {
           sub: subject,
           presence: options.presence === true,
           subscribedAt: Date.now(),
-          ...(options.replayFrom && { replaying: true, since: options.replayFrom, skipped: {}, skipCount: 0 }),
+          ...(options.replayFrom && { replaying: true, since: options.replayFrom }),
           [subscriptionsTable.timeToLiveAttribute]: nowSeconds() + connectionTtlSeconds,
         },
       }),
@@ -112,55 +112,45 @@ export class ConnectionStore {
   }
 
   /**
-   * A delivery worker held a sequenced message back from a replaying subscription. Returns
-   * false when the replay already finished, so the worker delivers the message itself.
+   * A delivery worker held a sequenced message back from a replaying subscription: records
+   * the highest held-back seq per origin. Returns false when the replay already handed
+   * over, so the worker decides by `since` instead.
    */
   async recordHeldBack(channel: string, connectionId: string, origin: string, seq: number): Promise<boolean> {
-    const update = (expression: string, condition: string, names: Record<string, string>, values: Record<string, unknown>) =>
-      this.options.dynamo.send(
-        new UpdateCommand({
-          TableName: this.options.subscriptionsTableName,
-          Key: this.subscriptionKey(channel, connectionId),
-          UpdateExpression: expression,
-          ConditionExpression: condition,
-          ...(Object.keys(names).length && { ExpressionAttributeNames: names }),
-          ExpressionAttributeValues: { ':true': true, ':one': 1, ...values },
-        }),
-      );
-    try {
-      await update(
-        'SET skipped.#origin = :seq ADD skipCount :one',
-        'replaying = :true AND (attribute_not_exists(skipped.#origin) OR skipped.#origin < :seq)',
-        { '#origin': origin },
-        { ':seq': seq },
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-    // Either a higher seq of this origin is already recorded, or the replay is over.
-    try {
-      await update('ADD skipCount :one', 'replaying = :true', {}, {});
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  /**
-   * Ends a replay: from now on workers deliver live, skipping what `since` covers. Fails
-   * (returns false) when a worker held something back since `skipCount` was read.
-   */
-  async finishReplay(channel: string, connectionId: string, since: Record<string, number>, skipCount: number): Promise<boolean> {
     try {
       await this.options.dynamo.send(
         new UpdateCommand({
           TableName: this.options.subscriptionsTableName,
           Key: this.subscriptionKey(channel, connectionId),
-          UpdateExpression: 'SET since = :since REMOVE replaying, skipped',
-          ConditionExpression: 'skipCount = :count',
-          ExpressionAttributeValues: { ':since': since, ':count': skipCount },
+          UpdateExpression: 'SET #held = :seq',
+          ConditionExpression: 'replaying = :true AND (attribute_not_exists(#held) OR #held < :seq)',
+          ExpressionAttributeNames: { '#held': heldBackAttribute(origin) },
+          ExpressionAttributeValues: { ':true': true, ':seq': seq },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    // A higher seq of this origin is already recorded (still held back) or the replay is over.
+    return (await this.getSubscription(channel, connectionId))?.replaying === true;
+  }
+
+  /**
+   * Hands a replaying subscription over to live delivery with `since` as its floor. Refused
+   * (false) while a worker has held back a seq above `since`: the replay must send it first.
+   */
+  async finishReplay(channel: string, connectionId: string, since: Record<string, number>): Promise<boolean> {
+    const origins = Object.keys(since);
+    try {
+      await this.options.dynamo.send(
+        new UpdateCommand({
+          TableName: this.options.subscriptionsTableName,
+          Key: this.subscriptionKey(channel, connectionId),
+          UpdateExpression: `SET since = :since REMOVE replaying, ${origins.map((_, i) => `#h${i}`).join(', ')}`,
+          ConditionExpression: origins.map((_, i) => `(attribute_not_exists(#h${i}) OR #h${i} <= :s${i})`).join(' AND '),
+          ExpressionAttributeNames: Object.fromEntries(origins.map((origin, i) => [`#h${i}`, heldBackAttribute(origin)])),
+          ExpressionAttributeValues: { ':since': since, ...Object.fromEntries(origins.map((origin, i) => [`:s${i}`, since[origin]])) },
         }),
       );
       return true;
@@ -306,17 +296,21 @@ export interface Subscriber {
   since?: Record<string, number>;
   /** The router is replaying history to it: sequenced messages are held back, not posted. */
   replaying?: boolean;
-  skipCount?: number;
+  /** While replaying: the highest seq per origin a worker held back. */
   skipped?: Record<string, number>;
 }
 
+/** One top-level attribute per origin (`heldBack:<region>`), so no item ever needs an empty map. */
+const HELD_BACK_PREFIX = 'heldBack:';
+const heldBackAttribute = (origin: string) => `${HELD_BACK_PREFIX}${origin}`;
+
 function toSubscriber(item: Record<string, unknown>): Subscriber {
+  const heldBack = Object.entries(item).filter(([name]) => name.startsWith(HELD_BACK_PREFIX));
   return {
     connectionId: item[subscriptionsTable.sortKey.name] as string,
     since: item.since as Record<string, number> | undefined,
     replaying: item.replaying === true,
-    skipCount: item.skipCount as number | undefined,
-    skipped: item.skipped as Record<string, number> | undefined,
+    ...(heldBack.length && { skipped: Object.fromEntries(heldBack.map(([name, seq]) => [name.slice(HELD_BACK_PREFIX.length), seq as number])) }),
   };
 }
 

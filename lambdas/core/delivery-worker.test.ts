@@ -3,6 +3,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionStore } from './connection-store';
 import type { IdempotencyLedger } from './dedup';
+import type { MessageHistory } from './history';
 import { deliverBatch, type DeliveryWorkerDeps } from './delivery-worker';
 import type { Envelope } from './protocol';
 
@@ -45,8 +46,9 @@ function fakeConnections(outcome: (connectionId: string, frame: { id: string }) 
 }
 
 /** Every client id is new unless listed as already delivered in this region. */
-const deps = (partial: Omit<DeliveryWorkerDeps, 'region' | 'idempotency'>, delivered: string[] = []): DeliveryWorkerDeps => ({
+const deps = (partial: Omit<DeliveryWorkerDeps, 'region' | 'idempotency' | 'history'>, delivered: string[] = []): DeliveryWorkerDeps => ({
   region: 'us-east-1',
+  history: { append: async () => undefined } as unknown as MessageHistory,
   idempotency: { claimDelivery: async (_region: string, _channel: string, id: string) => !delivered.includes(id) } as unknown as IdempotencyLedger,
   ...partial,
 });

@@ -3,6 +3,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { forEachWithConcurrency } from './concurrency';
 import type { ConnectionStore, Subscriber } from './connection-store';
 import type { IdempotencyLedger } from './dedup';
+import type { MessageHistory } from './history';
 import { EnvelopeSchema, envelopeFrame, type BatchFrame, type Envelope } from './protocol';
 
 export interface DeliveryWorkerDeps {
@@ -10,6 +11,7 @@ export interface DeliveryWorkerDeps {
   store: ConnectionStore;
   connections: ApiGatewayManagementApiClient;
   idempotency: IdempotencyLedger;
+  history: MessageHistory;
   /** Events older than this are dropped instead of delivered late; 0 keeps every event. */
   ttlSeconds: number;
   /** PostToConnection calls in flight. */
@@ -176,6 +178,9 @@ async function dueFor(
       continue;
     }
     if (current.replaying) {
+      // The replay reads this region's history, where a message from another origin may not
+      // have replicated yet: store the copy in hand first, so the replay never waits for it.
+      if (origin !== deps.region) await deps.history.append({ ...event.envelope, seq }, { trim: false });
       if (await deps.store.recordHeldBack(channel, current.connectionId, origin, seq)) {
         stats.skipped++;
         continue;

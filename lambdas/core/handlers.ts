@@ -134,6 +134,7 @@ export function createDeliveryWorkerHandler(runtime: Runtime) {
     store: connectionStore(runtime),
     connections: runtime.connections,
     idempotency: idempotencyLedger(runtime),
+    history: messageHistory(runtime),
     ttlSeconds: env.EVENT_TTL_SECONDS,
     concurrency: env.DELIVERY_CONCURRENCY,
   };

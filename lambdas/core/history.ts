@@ -32,8 +32,11 @@ export class MessageHistory {
     return result.Attributes!.seq as number;
   }
 
-  /** Stores a sequenced message and trims the stream to `maxPerChannel` items. */
-  async append(envelope: Envelope & { seq: number }): Promise<void> {
+  /**
+   * Stores a sequenced message. The origin region also trims the stream to `maxPerChannel`
+   * items; another region storing a copy it received live (see the delivery worker) does not.
+   */
+  async append(envelope: Envelope & { seq: number }, { trim }: { trim: boolean }): Promise<void> {
     const { dynamo, historyTableName, ttlSeconds, maxPerChannel } = this.options;
     const key = channelOriginKey(envelope.channel, envelope.origin);
     await dynamo.send(
@@ -47,7 +50,7 @@ export class MessageHistory {
         },
       }),
     );
-    if (envelope.seq > maxPerChannel) {
+    if (trim && envelope.seq > maxPerChannel) {
       await dynamo.send(
         new DeleteCommand({
           TableName: historyTableName,

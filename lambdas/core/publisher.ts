@@ -57,7 +57,7 @@ export async function publishEvent(
       kind: 'message',
       publisher: claims.sub,
     };
-    if (seq !== undefined) await options.history.append({ ...envelope, seq });
+    if (seq !== undefined) await options.history.append({ ...envelope, seq }, { trim: true });
     await sendToTopic(options, envelope);
     if (clientId && seq !== undefined) await options.idempotency.completePublish(channel, id, seq);
     return { envelope, duplicate: false };

@@ -22,8 +22,8 @@ export interface RecoveryResult {
   position: RecoveryVector;
 }
 
-/** Rounds of "replay, then hand over" before giving up on a channel that never goes quiet. */
-const MAX_HANDOVER_ROUNDS = 20;
+/** Rounds of "replay, then hand over"; each round only chases what arrived during the last. */
+const MAX_HANDOVER_ROUNDS = 10;
 
 /**
  * Subscribes with a recovery vector and replays history after it, handing over to live
@@ -31,10 +31,11 @@ const MAX_HANDOVER_ROUNDS = 20;
  * 1. The subscription is written in the replaying state; from then on every sequenced message
  *    reaches either this replay (through history) or the client live, never neither.
  * 2. Workers hold back sequenced messages for a replaying subscription and record the highest
- *    seq they held back per origin (and a count) on it.
+ *    seq they held back per origin on it.
  * 3. The replay posts history after the vector, waiting for any held-back seq that has not
- *    replicated here yet, then ends the replay only if the count is unchanged; otherwise it
- *    replays the newcomers and tries again. After the handover workers skip seqs ≤ `since`.
+ *    replicated here yet, then hands over only if nothing above what it posted was held back
+ *    meanwhile; otherwise it replays the newcomers and tries again. After the handover,
+ *    workers skip seqs ≤ `since`, which is what the replay posted.
  */
 export async function subscribeWithRecovery(
   deps: RecoveryDeps,
@@ -49,15 +50,16 @@ export async function subscribeWithRecovery(
   let budget = deps.maxReplay;
   await deps.store.subscribe(connectionId, channel, subject, { presence, replayFrom: cursor });
 
-  for (let round = 0; round < MAX_HANDOVER_ROUNDS; round++) {
+  for (let round = 0; ; round++) {
     const subscription = await deps.store.getSubscription(channel, connectionId);
     if (!subscription) break; // unsubscribed or disconnected meanwhile: nothing to hand over
+    // Late rounds stop waiting for replication: what is still missing is reported, never left hanging.
+    const lastRound = round >= MAX_HANDOVER_ROUNDS - 1;
     for (const origin of deps.regions) {
       const heldBack = subscription.skipped?.[origin] ?? 0;
-      const replayed = await replayOrigin(deps, connectionId, channel, origin, cursor, heldBack, budget, missing);
-      budget -= replayed;
+      budget -= await replayOrigin(deps, connectionId, channel, origin, cursor, heldBack, budget, missing, lastRound);
     }
-    if (await deps.store.finishReplay(channel, connectionId, cursor, subscription.skipCount ?? 0)) break;
+    if (await deps.store.finishReplay(channel, connectionId, cursor)) break;
   }
 
   // Seqs the counters gave out that history no longer holds. A counter taken moments ago may
@@ -83,26 +85,36 @@ async function replayOrigin(
   heldBack: number,
   budget: number,
   missing: MissingRange[],
+  giveUp: boolean,
 ): Promise<number> {
   let posted = 0;
-  const deadline = Date.now() + deps.replicationWaitMs;
+  const deadline = giveUp ? 0 : Date.now() + deps.replicationWaitMs;
   for (;;) {
     const envelopes = budget - posted > 0 ? await deps.history.after(channel, origin, cursor[origin]!, budget - posted) : [];
+    let waiting = false;
     for (const envelope of envelopes) {
       const seq = envelope.seq!;
-      if (seq > cursor[origin]! + 1) addMissing(missing, { origin, from: cursor[origin]! + 1, to: seq - 1, reason: 'expired' });
+      if (seq > cursor[origin]! + 1) {
+        // A gap below a recent message is most likely still replicating; below an old one it expired.
+        const recent = envelope.ts > Date.now() - deps.replicationWaitMs;
+        if (recent && Date.now() < deadline) {
+          waiting = true;
+          break;
+        }
+        addMissing(missing, { origin, from: cursor[origin]! + 1, to: seq - 1, reason: recent ? 'not-replicated' : 'expired' });
+      }
       const frame = envelopeFrame(envelope);
       if (frame && !(await post(deps.connections, connectionId, frame))) return posted;
       cursor[origin] = seq;
       posted++;
     }
-    if (cursor[origin]! >= heldBack) return posted;
+    if (!waiting && cursor[origin]! >= heldBack) return posted;
     if (budget - posted <= 0) {
       addMissing(missing, { origin, from: cursor[origin]! + 1, to: heldBack, reason: 'limit' });
-      cursor[origin] = heldBack;
+      cursor[origin] = Math.max(cursor[origin]!, heldBack);
       return posted;
     }
-    if (Date.now() >= deadline) {
+    if (Date.now() >= deadline && !waiting) {
       // A worker here saw these seqs but their history has not replicated yet.
       addMissing(missing, { origin, from: cursor[origin]! + 1, to: heldBack, reason: 'not-replicated' });
       cursor[origin] = heldBack;
