@@ -1,4 +1,4 @@
-import { type CfnElement, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, type CfnElement, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -76,13 +76,14 @@ export class WebSocketGateway extends Construct {
     this.url = this.stage.url;
 
     const environment = { ...props.environment, CONNECTIONS_ENDPOINT: this.connectionsEndpoint };
-    const fn = (name: string, handler: 'authorizer' | 'connect' | 'disconnect' | 'message-router') =>
-      new RelaymeshFunction(this, name, { handler, environment });
+    const fn = (name: string, handler: 'authorizer' | 'connect' | 'disconnect' | 'message-router', timeout?: Duration) =>
+      new RelaymeshFunction(this, name, { handler, environment, timeout });
     this.functions = {
       authorizer: fn('Authorizer', 'authorizer'),
       connect: fn('Connect', 'connect'),
       disconnect: fn('Disconnect', 'disconnect'),
-      messageRouter: fn('MessageRouter', 'message-router'),
+      // A subscribe with `since` replays history before it answers: give it API Gateway's whole 29 s.
+      messageRouter: fn('MessageRouter', 'message-router', Duration.seconds(29)),
     };
     const { authorizer, connect, disconnect, messageRouter } = this.functions;
     const { tables } = props;

@@ -193,6 +193,12 @@ describe('WebSocketGateway', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$disconnect', AuthorizationType: 'NONE' });
   });
 
+  it('GIVEN the gateway WHEN synthesized THEN the router may use API Gateway\'s whole 29 s to replay history', () => {
+    const routers = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => id.includes('MessageRouter'));
+    expect(routers).toHaveLength(1);
+    expect(routers[0]![1].Properties.Timeout).toBe(29);
+  });
+
   it('GIVEN the gateway WHEN synthesized THEN $default returns the router\'s frame as the route response', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default', RouteResponseSelectionExpression: '$default' });
     t.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', { RouteResponseKey: '$default' });
