@@ -1,10 +1,14 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
+  CreateTableCommand,
   DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
+  type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import type { _Record as StreamRecord } from '@aws-sdk/client-dynamodb-streams';
@@ -70,12 +74,17 @@ describe('global table replication on DynamoDB Local', () => {
     await ddb?.stop();
   });
 
-  /** A fresh connections table in every region and a replicator over it. */
-  async function replicated(lagMs: number): Promise<string> {
+  /**
+   * A fresh connections table in every region and a replicator over it. `prepare` may create the
+   * table first in some region (createTables then leaves it as it is); `endpoint` replaces
+   * DynamoDB Local's for the replicator.
+   */
+  async function replicated(lagMs: number, { prepare, endpoint = ddb.endpoint }: { prepare?: (table: string) => Promise<void>; endpoint?: string } = {}): Promise<string> {
     const app = `app${(apps += 1)}`;
-    await Promise.all(REGIONS.map((region) => createTables(clients[region], app, [connectionsTable])));
     const table = physicalTableName(app, connectionsTable);
-    replicator = startGlobalTableReplication({ endpoint: ddb.endpoint, regions: REGIONS, tableNames: [table], lagMs, pollIntervalMs: POLL_MS, credentials });
+    await prepare?.(table);
+    await Promise.all(REGIONS.map((region) => createTables(clients[region], app, [connectionsTable])));
+    replicator = startGlobalTableReplication({ endpoint, regions: REGIONS, tableNames: [table], lagMs, pollIntervalMs: POLL_MS, credentials });
     return table;
   }
 
@@ -202,6 +211,102 @@ describe('global table replication on DynamoDB Local', () => {
       expect(await valueIn(A, table, 'from-c')).toBe('c');
       expect(await valueIn(B, table, 'from-c')).toBe('c');
     });
+  });
+
+  it('replicates items holding empty maps and lists, also nested, intact', async () => {
+    const table = await replicated(0);
+    const item: Record<string, AttributeValue> = {
+      connectionId: { S: 'empties' },
+      skipped: { M: {} },
+      list: { L: [] },
+      nested: { L: [{ M: {} }, { L: [] }, { M: { inner: { M: {} }, s: { S: 'x' } } }] },
+      map: { M: { empty: { M: {} }, emptyList: { L: [] }, deeper: { M: { empty: { M: {} } } } } },
+    };
+    await clients[A].send(new PutItemCommand({ TableName: table, Item: item }));
+    await eventually(async () => {
+      for (const region of [B, C]) {
+        const { Item } = await clients[region].send(new GetItemCommand({ TableName: table, Key: { connectionId: { S: 'empties' } }, ConsistentRead: true }));
+        expect(Item).toEqual(item);
+      }
+    });
+    expect(replicator!.stats().failed).toBe(0);
+  });
+
+  it('gives up a change the target region rejects for good, counts it, and keeps replicating later changes', async () => {
+    // C's table has an index keyed on a number `g`: an item whose `g` is a string cannot be written there.
+    const table = await replicated(0, {
+      prepare: async (name) => {
+        await clients[C].send(
+          new CreateTableCommand({
+            TableName: name,
+            BillingMode: 'PAY_PER_REQUEST',
+            KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+            AttributeDefinitions: [
+              { AttributeName: 'connectionId', AttributeType: 'S' },
+              { AttributeName: 'g', AttributeType: 'N' },
+            ],
+            GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } }],
+            StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+          }),
+        );
+      },
+    });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await clients[A].send(new PutItemCommand({ TableName: table, Item: { connectionId: { S: 'bad' }, g: { S: 'not a number' } } }));
+      await put(A, table, 'after', 'fine');
+      await eventually(async () => {
+        expect(await valueIn(C, table, 'after')).toBe('fine');
+        expect(await valueIn(B, table, 'after')).toBe('fine');
+      });
+      await quiescent();
+      expect(replicator!.stats().failed).toBe(1);
+      expect(errors).toHaveBeenCalledTimes(1);
+      expect(String(errors.mock.calls[0][0])).toMatch(/gave up replicating .*bad.* to ap-south-1 .*ValidationException/);
+      // The rejected change still reached the region that could take it.
+      const { Item } = await clients[B].send(new GetItemCommand({ TableName: table, Key: { connectionId: { S: 'bad' } }, ConsistentRead: true }));
+      expect(Item?.g).toEqual({ S: 'not a number' });
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it('keeps retrying a throttled write until it lands instead of giving it up', async () => {
+    // A pass-through proxy to DynamoDB Local that throttles C's first writes of one item.
+    let throttled = 0;
+    const proxy: Server = createServer((incoming, outgoing) => {
+      const chunks: Buffer[] = [];
+      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+      incoming.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const isWriteToC = incoming.headers['x-amz-target'] === 'DynamoDB_20120810.PutItem' && incoming.headers.authorization?.includes(`/${C}/`);
+        if (isWriteToC && body.includes('throttled') && throttled < 5) {
+          throttled += 1;
+          outgoing.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+          outgoing.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException', message: 'Rate of requests exceeds the allowed throughput.' }));
+          return;
+        }
+        const upstream = request(ddb.endpoint, { method: incoming.method, path: incoming.url, headers: incoming.headers }, (response) => {
+          outgoing.writeHead(response.statusCode!, response.headers);
+          response.pipe(outgoing);
+        });
+        upstream.on('error', (error) => outgoing.destroy(error));
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const table = await replicated(0, { endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+      await put(A, table, 'throttled', 'eventually');
+      await eventually(async () => expect(await valueIn(C, table, 'throttled')).toBe('eventually'));
+      expect(throttled).toBe(5);
+      expect(replicator!.stats().failed).toBe(0);
+    } finally {
+      await replicator?.stop();
+      replicator = undefined;
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('applies nothing after stop()', async () => {

@@ -8,7 +8,17 @@
  */
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteItemCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  DynamoDBServiceException,
+  ProvisionedThroughputExceededException,
+  PutItemCommand,
+  RequestLimitExceeded,
+  ThrottlingException,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
@@ -16,6 +26,7 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   TrimmedDataAccessException,
+  type AttributeValue as StreamAttributeValue,
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import { z } from 'zod';
@@ -149,6 +160,27 @@ export class ReplicationLedger {
   }
 }
 
+/**
+ * DynamoDB Local's streams send an empty map as `{}` instead of `{"M":{}}` (on the wire, at any
+ * depth; AWS sends `{"M":{}}`, and empty lists, strings and binaries come through intact), and
+ * DynamoDB rejects `{}` when the image is written elsewhere ("Supplied AttributeValue is empty").
+ * Every other type names itself, so `{}` can only have been an empty map.
+ */
+const restoreEmptyMaps = (value: StreamAttributeValue): StreamAttributeValue => {
+  if (value.M) return { M: restoreImage(value.M) };
+  if (value.L) return { L: value.L.map(restoreEmptyMaps) };
+  return Object.keys(value).length === 0 ? { M: {} } : value;
+};
+const restoreImage = (image: Record<string, StreamAttributeValue>): Record<string, StreamAttributeValue> =>
+  Object.fromEntries(Object.entries(image).map(([name, value]) => [name, restoreEmptyMaps(value)]));
+
+/** The record as AWS would have sent it. */
+const restoreRecord = ({ dynamodb, ...record }: StreamRecord): StreamRecord => {
+  if (!dynamodb) return record;
+  const { NewImage, OldImage } = dynamodb;
+  return { ...record, dynamodb: { ...dynamodb, NewImage: NewImage && restoreImage(NewImage), OldImage: OldImage && restoreImage(OldImage) } };
+};
+
 type Clients = { dynamodb: DynamoDBClient; streams: DynamoDBStreamsClient };
 
 interface Shard {
@@ -219,7 +251,7 @@ class ShardReader {
       shard.iterator = NextShardIterator;
       shard.closed = NextShardIterator === undefined;
       shard.lastSequenceNumber = Records.at(-1)?.dynamodb?.SequenceNumber ?? shard.lastSequenceNumber;
-      return Records;
+      return Records.map(restoreRecord);
     } catch (error) {
       // Iterators expire (15 minutes on AWS), e.g. while a region is paused: get a new one.
       if (!(error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException)) throw error;
@@ -275,13 +307,28 @@ export interface GlobalTableReplicator {
   resume(region: string): void;
   /**
    * `applied`: writes made into a region; `skippedAsOlder`: changes not applied because the
-   * region held a newer write; `pendingByRegion`: changes queued for or being written to each region.
+   * region held a newer write; `failed`: changes given up on because the region rejected them
+   * for good (each also logged); `pendingByRegion`: changes queued for or being written to each region.
    */
-  stats(): { applied: number; skippedAsOlder: number; pendingByRegion: Record<string, number> };
+  stats(): { applied: number; skippedAsOlder: number; failed: number; pendingByRegion: Record<string, number> };
 }
 
 /** Changes for one region applied concurrently across keys, in order within a key. */
 const APPLY_BATCH = 64;
+/** Tries of one write (each with the SDK's own retries inside) before its error is judged. */
+const APPLY_ATTEMPTS = 4;
+const APPLY_BACKOFF_MS = 100;
+
+/**
+ * DynamoDB refused the write itself (e.g. ValidationException: the item does not fit the target
+ * table), so trying again cannot help. Throttling is a client fault too, but passes; server
+ * faults, timeouts and network errors mean the region is unwell, not the change.
+ */
+const isPermanent = (error: unknown): error is DynamoDBServiceException =>
+  error instanceof DynamoDBServiceException &&
+  error.$fault === 'client' &&
+  error.$retryable === undefined &&
+  !(error instanceof ThrottlingException || error instanceof RequestLimitExceeded || error instanceof ProvisionedThroughputExceededException);
 
 export function startGlobalTableReplication(options: GlobalTableReplicationOptions): GlobalTableReplicator {
   const { endpoint, regions, tableNames, pollIntervalMs, credentials, ...parsed } = OptionsSchema.parse(options);
@@ -297,7 +344,7 @@ export function startGlobalTableReplication(options: GlobalTableReplicationOptio
   // when they happen) but what it would send waits here until resume().
   const outboxes = new Map(regions.map((region) => [region, [] as Array<Omit<Change, 'dueAt'>>]));
   const inFlight = new Map(regions.map((region) => [region, 0]));
-  const counters = { applied: 0, skippedAsOlder: 0 };
+  const counters = { applied: 0, skippedAsOlder: 0, failed: 0 };
   const clients = new Map<string, Clients>(
     regions.map((region) => [
       region,
@@ -383,7 +430,8 @@ export function startGlobalTableReplication(options: GlobalTableReplicationOptio
       inFlight.set(region, 0);
       const failure = results.find((result) => result.status === 'rejected');
       if (failure) {
-        // Keep what failed, in order, at the head of the queue and try again after a pause.
+        // Only a region that cannot take writes gets here: keep what failed, in order, at the
+        // head of the queue and try again after a pause.
         queue.unshift(...batch.filter((change) => !done.has(change)));
         if (signal.aborted) return;
         report(failure.reason);
@@ -398,15 +446,32 @@ export function startGlobalTableReplication(options: GlobalTableReplicationOptio
       return;
     }
     try {
-      // ALL_OLD tells whether the item changed: an unchanged item gets no stream record.
-      const { Attributes } = change.image
-        ? await dynamodb.send(new PutItemCommand({ TableName: change.table, Item: change.image, ReturnValues: 'ALL_OLD' }), { abortSignal: signal })
-        : await dynamodb.send(new DeleteItemCommand({ TableName: change.table, Key: change.keys, ReturnValues: 'ALL_OLD' }), { abortSignal: signal });
+      const { Attributes } = await write(dynamodb, change);
       if (fingerprint(Attributes) === fingerprint(change.image)) ledger.noEcho(region, change);
       counters.applied += 1;
     } catch (error) {
       ledger.noEcho(region, change);
-      throw error;
+      if (signal.aborted || !isPermanent(error)) throw error;
+      // Holding it would stall every later change for this region: give it up, loudly, once.
+      counters.failed += 1;
+      console.error(
+        `[global-tables] gave up replicating ${change.table} item ${change.key} to ${region} after ${APPLY_ATTEMPTS} attempts: ${error.name}: ${error.message}`,
+      );
+    }
+  }
+
+  /** Writes the change, trying again with exponential backoff; the last error is thrown. */
+  async function write(dynamodb: DynamoDBClient, change: Change): Promise<{ Attributes?: Item }> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        // ALL_OLD tells whether the item changed: an unchanged item gets no stream record.
+        return change.image
+          ? await dynamodb.send(new PutItemCommand({ TableName: change.table, Item: change.image, ReturnValues: 'ALL_OLD' }), { abortSignal: signal })
+          : await dynamodb.send(new DeleteItemCommand({ TableName: change.table, Key: change.keys, ReturnValues: 'ALL_OLD' }), { abortSignal: signal });
+      } catch (error) {
+        if (signal.aborted || attempt === APPLY_ATTEMPTS) throw error;
+        await sleep(APPLY_BACKOFF_MS * 2 ** (attempt - 1), undefined, { signal });
+      }
     }
   }
 
