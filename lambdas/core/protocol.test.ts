@@ -19,6 +19,15 @@ describe('parseClientFrame', () => {
     expect(parseClientFrame('{"action":"ping","ref":7}')).toEqual({ frame: { action: 'ping', ref: 7 } });
   });
 
+  it('accepts a subscribe with a recovery vector and presence, and a presence page request', () => {
+    expect(parseClientFrame('{"action":"subscribe","channel":"room:1","since":{"us-east-1":41,"eu-west-1":0},"presence":true}')).toEqual({
+      frame: { action: 'subscribe', channel: 'room:1', since: { 'us-east-1': 41, 'eu-west-1': 0 }, presence: true },
+    });
+    expect(parseClientFrame('{"action":"presence","channel":"room:1","cursor":"abc"}')).toEqual({
+      frame: { action: 'presence', channel: 'room:1', cursor: 'abc', limit: 100 },
+    });
+  });
+
   it('accepts null as publish data but not a missing data field', () => {
     expect('frame' in parseClientFrame('{"action":"publish","channel":"a","data":null}')).toBe(true);
     expect(rejectionCode('{"action":"publish","channel":"a"}')).toBe(ERRORS.INVALID_FRAME.code);
@@ -40,6 +49,10 @@ describe('parseClientFrame', () => {
     ['{"action":"publish","channel":"a","data":1,"class":"urgent"}', ERRORS.INVALID_FRAME.code],
     ['{"action":"publish","channel":"a","data":1,"id":"has space"}', ERRORS.INVALID_FRAME.code],
     ['{"action":"ping","extra":true}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"subscribe","channel":"a","since":{"us-east-1":-1}}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"subscribe","channel":"a","since":{"us-east-1":1.5}}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"subscribe","channel":"a","since":[1,2]}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"presence","channel":"a","limit":101}', ERRORS.INVALID_FRAME.code],
   ])('rejects %j with code %i', (raw, code) => {
     expect(rejectionCode(raw)).toBe(code);
   });
@@ -75,6 +88,30 @@ describe('server frames', () => {
     expect(envelopeFrame(envelope)).toEqual({
       type: 'message', channel: 'room:1', data: { a: 1 }, id: 'm1', origin: 'eu-west-1', ts: 1700000000000, class: 'critical',
     });
+  });
+});
+
+describe('envelopeFrame', () => {
+  const base = { v: 1, id: 'e1', channel: 'room:1', origin: 'us-east-1', ts: 1700000000000, class: 'ephemeral' } as const;
+
+  it('turns a presence envelope into a presence event frame', () => {
+    const envelope = EnvelopeSchema.parse({
+      ...base,
+      kind: 'presence',
+      data: { event: 'leave', member: { sub: 'bob', connectionId: 'c1', region: 'eu-west-1' } },
+    });
+    expect(envelopeFrame(envelope)).toEqual({
+      type: 'presence', event: 'leave', channel: 'room:1', member: { sub: 'bob', connectionId: 'c1', region: 'eu-west-1' }, ts: 1700000000000,
+    });
+  });
+
+  it('refuses a presence envelope whose data is not a presence event', () => {
+    expect(envelopeFrame(EnvelopeSchema.parse({ ...base, kind: 'presence', data: { event: 'dance' } }))).toBeUndefined();
+  });
+
+  it('carries seq on sequenced messages only', () => {
+    expect(envelopeFrame(EnvelopeSchema.parse({ ...base, class: 'critical', data: 1, seq: 7 }))).toMatchObject({ seq: 7 });
+    expect(envelopeFrame(EnvelopeSchema.parse({ ...base, data: 1 }))).not.toHaveProperty('seq');
   });
 });
 
