@@ -73,9 +73,17 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
   const failed = new Set<string>();
   const byChannel = new Map<string, PendingEvent[]>();
 
-  for (const record of event.Records) {
+  const parsed = event.Records.map((record) => {
     const envelope = parseEnvelope(record.body);
-    const frame = envelope && envelopeFrame(envelope);
+    return { record, envelope, frame: envelope && envelopeFrame(envelope) };
+  });
+  // Claims of client ids are independent writes: make them together, not one after another.
+  const claimed = await Promise.all(
+    parsed.map(({ envelope }) =>
+      envelope?.clientId ? deps.idempotency.claimDelivery(deps.region, envelope.channel, envelope.id, envelope.origin) : true,
+    ),
+  );
+  for (const [index, { record, envelope, frame }] of parsed.entries()) {
     if (!envelope || !frame) {
       // Not ours to drop: failing it sends it to the DLQ after maxReceiveCount, where an alarm fires.
       console.error(JSON.stringify({ msg: 'invalid envelope', messageId: record.messageId, body: record.body.slice(0, 512) }));
@@ -87,12 +95,14 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
       stats.expired++;
       continue;
     }
-    if (envelope.clientId && !(await deps.idempotency.claimDelivery(deps.region, envelope.channel, envelope.id, envelope.origin))) {
+    if (!claimed[index]) {
       stats.duplicates++;
       continue;
     }
     const pending = { record, envelope, frame, payload: Buffer.from(JSON.stringify(frame)) };
-    byChannel.set(envelope.channel, [...(byChannel.get(envelope.channel) ?? []), pending]);
+    const channelEvents = byChannel.get(envelope.channel);
+    if (channelEvents) channelEvents.push(pending);
+    else byChannel.set(envelope.channel, [pending]);
   }
 
   const gone = new Set<string>();
