@@ -175,4 +175,31 @@ describe('Relaymesh end to end on the local cloud, two regions', () => {
     }
     expect((await ask()).region).toBe(US);
   });
+
+  it('backends publish over HTTP through the edge with a bearer token, and bad requests get coded errors', async () => {
+    const subscriber = await connect(EU);
+    await subscriber.request({ action: 'subscribe', channel: 'room:http' });
+    const publish = async (body: unknown, token?: string) =>
+      fetch(`${cloud.edge.url}/v1/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+
+    const accepted = await publish({ channel: 'room:http', data: { from: 'backend' }, id: 'http-1' }, await tokenFor());
+    expect(accepted.status).toBe(202);
+    expect(await accepted.json()).toMatchObject({ id: 'http-1', channel: 'room:http', origin: US, seq: 1 });
+    await subscriber.waitFor((f) => f.type === 'message' && f.id === 'http-1');
+
+    const repeated = await publish({ channel: 'room:http', data: { from: 'backend' }, id: 'http-1' }, await tokenFor());
+    expect(repeated.status).toBe(200);
+    expect(await repeated.json()).toMatchObject({ duplicate: true, seq: 1 });
+    expect((await publish({ channel: 'room:http', data: 1 })).status).toBe(401);
+    expect((await publish({ channel: 'room:http', data: 1 }, 'forged')).status).toBe(401);
+    const notJson = await publish('{nope', await tokenFor());
+    expect([notJson.status, ((await notJson.json()) as { code: number }).code]).toEqual([400, ERRORS.INVALID_JSON.code]);
+    const forbidden = await publish({ channel: 'secret:1', data: 1 }, await tokenFor({ publish: ['room:*'] }));
+    expect([forbidden.status, ((await forbidden.json()) as { code: number }).code]).toEqual([403, ERRORS.FORBIDDEN_PUBLISH.code]);
+    expect((await fetch(`${cloud.edge.url}/v1/nothing`)).status).toBe(404);
+  });
 });
