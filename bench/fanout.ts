@@ -1,0 +1,445 @@
+/**
+ * `npm run bench`: fan-out on the local cloud. N subscribers on one channel, spread over the
+ * regions; critical messages published from every region; then an ephemeral stream. Prints
+ * throughput, publish→deliver latency, losses, the delivery workers' cost per delivered event
+ * and memory. Asserts nothing: it measures.
+ *
+ * The local cloud runs every Lambda invocation on this one Node thread. Many concurrent
+ * delivery-worker invocations then only time-slice it: with the config's 20 per queue, a
+ * batch of 10 events × 500 subscribers takes minutes, outlives the 60 s visibility timeout
+ * and SQS redelivers it while it is still running (a redelivery storm of duplicates). On AWS
+ * each invocation has its own CPU. So the bench defaults to 2, which is also the faster
+ * setting here; `--worker-concurrency 20` shows the storm.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { EVENT_CLASSES, loadConfig, type EventClass, type RelaymeshConfig } from '../lib/config';
+import { startLocalCloud, type LocalCloud } from '../local/cloud';
+import { mintToken } from '../local/dev-token';
+import { findDynamoDbLocalPid, ownMemory, processMemory } from './memory';
+import { QueueWatcher, type Backlog } from './queues';
+import type { PhaseSummary } from './recorder';
+import { BenchSocket } from './socket';
+import {
+  formatBytes,
+  formatCount,
+  formatDecimal,
+  formatMs,
+  formatSeconds,
+  formatTable,
+  ratio,
+  type TableSection,
+} from './stats';
+import { SubscriberPool, type ProcessMemory, type ReadyReport } from './subscribers';
+import { countersSince, perDeliveredEvent, workerCounters, type Counters, type PerDeliveredEvent } from './worker-metrics';
+
+const DEFAULT_CONFIG = loadConfig();
+const REQUEST_TIMEOUT_MS = 30_000;
+const PROGRESS_LOG_INTERVAL_MS = 5_000;
+const POLL_INTERVAL_MS = 200;
+/** Once the queues are empty, frames the workers posted last may still be on their way. */
+const IN_TRANSIT_GRACE_MS = 500;
+
+const OptionsSchema = z.object({
+  subscribers: z.coerce.number().int().min(1).max(100_000),
+  messages: z.coerce.number().int().min(1).max(100_000),
+  regions: z
+    .string()
+    .optional()
+    .transform((list) => list?.split(',').map((r) => r.trim()).filter(Boolean)),
+  ephemeralRate: z.coerce.number().positive().max(10_000),
+  ephemeralSeconds: z.coerce.number().positive().max(600),
+  publishRate: z.coerce.number().min(0).max(100_000),
+  concurrency: z.coerce.number().int().min(1).max(1_000),
+  settleSeconds: z.coerce.number().positive().max(600),
+  replicationLagMs: z.coerce.number().int().min(0).max(60_000),
+  accountRps: z.coerce.number().int().min(1).optional(),
+  accountBurst: z.coerce.number().int().min(1).optional(),
+  workerConcurrency: z.coerce.number().int().min(2).max(1_000),
+  json: z.boolean().default(false),
+});
+type Options = z.output<typeof OptionsSchema>;
+
+function parseOptions(argv: string[]): Options {
+  const program = new Command('bench')
+    .description('Fan-out benchmark on the local cloud (needs Java 17 for DynamoDB Local)')
+    .option('--subscribers <n>', 'subscriber sockets, spread evenly over the regions', '1000')
+    .option('--messages <n>', 'critical messages, published alternately from each region', '200')
+    .option('--regions <list>', "comma-separated regions (default: the config's)")
+    .option('--ephemeral-rate <n/s>', 'ephemeral events published per second', '20')
+    .option('--ephemeral-seconds <s>', 'how long the ephemeral stream lasts', '5')
+    .option('--publish-rate <n/s>', 'critical publish rate; 0 = as fast as acks come back (one in flight per region)', '0')
+    .option('--concurrency <n>', 'sockets connecting and subscribing at once', '100')
+    .option('--settle-seconds <s>', 'end a phase early when neither deliveries nor its queues moved for this long', '10')
+    .option('--replication-lag-ms <ms>', 'simulated global-table replication lag', '1000')
+    .option('--account-rps <n>', 'API Gateway account throttle, steady rate per region (AWS default 10,000)')
+    .option('--account-burst <n>', 'API Gateway account throttle burst per region (AWS default 5,000)')
+    .option(
+      '--worker-concurrency <n>',
+      "delivery workers' maximum concurrency per queue and region (the config's default is higher: see the note at the top of bench/fanout.ts)",
+      '2',
+    )
+    .option('--json', 'also print a JSON summary')
+    .parse(argv);
+  const parsed = OptionsSchema.safeParse(program.opts());
+  if (!parsed.success) return program.error(`bench: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+const started = Date.now();
+const log = (line: string) => process.stderr.write(`[${formatSeconds(Date.now() - started).padStart(9)}] ${line}\n`);
+
+interface Phase {
+  eventClass: EventClass;
+  ids: string[];
+  /** Events per second; 0 = each region's publisher sends the next once the previous is acked. */
+  ratePerSecond: number;
+}
+
+interface PhaseResult {
+  published: number;
+  summary: PhaseSummary;
+  publishStartedAt: number;
+  publishEndedAt: number;
+  publishErrors: number;
+  firstPublishError?: string;
+  /** Left in the class's queues when the phase ended (0 queued: the pipeline went quiet). */
+  backlog: Backlog;
+  worker: Counters;
+  perEvent: PerDeliveredEvent;
+  subscriberMemory: ProcessMemory;
+}
+
+/** Ctrl-C stops the run at the next step and still stops the cloud (the JVM is outside our process group). */
+const interrupted = new AbortController();
+const checkInterrupted = (): void => {
+  if (interrupted.signal.aborted) throw new Error('interrupted');
+};
+
+class Bench {
+  constructor(
+    private readonly cloud: LocalCloud,
+    private readonly config: RelaymeshConfig,
+    private readonly pool: SubscriberPool,
+    private readonly publishers: BenchSocket[],
+    private readonly queues: QueueWatcher,
+    private readonly channel: string,
+    private readonly settleMs: number,
+  ) {}
+
+  async run(phase: Phase, expected: number): Promise<PhaseResult> {
+    const before = workerCounters(this.cloud.metrics(), this.config.regions, phase.eventClass);
+    this.pool.beginPhase(phase.ids);
+    const publishStartedAt = Date.now();
+    const errors = await this.publishAll(phase);
+    const publishEndedAt = Date.now();
+    log(`${phase.eventClass}: published ${phase.ids.length} in ${formatSeconds(publishEndedAt - publishStartedAt)}; waiting for the queues to empty`);
+    const backlog = await this.awaitQuiet(phase.eventClass, expected);
+    await sleep(IN_TRANSIT_GRACE_MS);
+    const { summary, memory } = await this.pool.summarize();
+    const worker = countersSince(workerCounters(this.cloud.metrics(), this.config.regions, phase.eventClass), before);
+    return {
+      published: phase.ids.length,
+      summary,
+      publishStartedAt,
+      publishEndedAt,
+      publishErrors: errors.length,
+      firstPublishError: errors[0],
+      backlog,
+      worker,
+      perEvent: perDeliveredEvent(worker, summary.delivered),
+      subscriberMemory: memory,
+    };
+  }
+
+  /** Publishes every id, message i from region i mod R; returns the errors (refusals, timeouts). */
+  private async publishAll(phase: Phase): Promise<string[]> {
+    const errors: string[] = [];
+    const publish = async (index: number) => {
+      const publisher = this.publishers[index % this.publishers.length]!;
+      const frame = { action: 'publish', channel: this.channel, id: phase.ids[index]!, class: phase.eventClass, data: { n: index } };
+      try {
+        const answer = await publisher.request(frame, REQUEST_TIMEOUT_MS);
+        if (answer.type !== 'ack') errors.push(JSON.stringify(answer));
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+    };
+    const indexes = [...phase.ids.keys()];
+    if (phase.ratePerSecond === 0) {
+      await Promise.all(
+        this.publishers.map(async (_, region) => {
+          for (const index of indexes.filter((i) => i % this.publishers.length === region)) {
+            checkInterrupted();
+            await publish(index);
+          }
+        }),
+      );
+    } else {
+      const start = Date.now();
+      const inFlight: Array<Promise<void>> = [];
+      for (const index of indexes) {
+        checkInterrupted();
+        await sleep(Math.max(0, start + (index * 1000) / phase.ratePerSecond - Date.now()));
+        inFlight.push(publish(index));
+      }
+      await Promise.all(inFlight);
+    }
+    return errors;
+  }
+
+  /**
+   * Until the class's queues are empty (every event posted, every redelivery done: what is
+   * missing then will not come), or until neither deliveries nor the queues moved for
+   * settleMs (a stuck pipeline, or redeliveries going round until the DLQ).
+   */
+  private async awaitQuiet(eventClass: EventClass, expected: number): Promise<Backlog> {
+    let last = { delivered: -1, queued: -1 };
+    let movedAt = Date.now();
+    let loggedAt = Date.now();
+    let emptyPolls = 0;
+    for (;;) {
+      checkInterrupted();
+      await sleep(POLL_INTERVAL_MS);
+      const backlog = await this.queues.backlog(eventClass);
+      const now = { delivered: this.pool.delivered, queued: backlog.queued };
+      // Twice in a row: a publish fans out to the other region's queue an instant after its ack.
+      emptyPolls = backlog.queued === 0 ? emptyPolls + 1 : 0;
+      if (emptyPolls === 2) return backlog;
+      if (now.delivered !== last.delivered || now.queued !== last.queued) [last, movedAt] = [now, Date.now()];
+      else if (Date.now() - movedAt > this.settleMs) {
+        log(`${eventClass}: nothing moved for ${formatSeconds(this.settleMs)} with ${backlog.queued} messages queued; moving on`);
+        return backlog;
+      }
+      if (Date.now() - loggedAt >= PROGRESS_LOG_INTERVAL_MS) {
+        log(`${eventClass}: ${formatCount(now.delivered)} / ${formatCount(expected)} deliveries, ${formatCount(backlog.queued)} messages queued or in a worker`);
+        loggedAt = Date.now();
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv);
+  process.on('SIGINT', () => {
+    if (interrupted.signal.aborted) process.exit(130); // a second Ctrl-C: no clean stop (the JVM still dies with us)
+    log('interrupted: stopping cleanly (Ctrl-C again to exit at once)');
+    interrupted.abort();
+  });
+  const config = loadConfig({
+    ...(options.regions && { regions: options.regions }),
+    limits: {
+      ...(options.accountRps && { accountRatePerSecond: options.accountRps }),
+      ...(options.accountBurst && { accountBurst: options.accountBurst }),
+    },
+    local: { replicationLagMs: options.replicationLagMs },
+    eventClasses: { critical: { maxConcurrency: options.workerConcurrency }, ephemeral: { maxConcurrency: options.workerConcurrency } },
+  });
+  const secret = randomBytes(32).toString('base64url');
+  const runTag = randomBytes(4).toString('hex');
+  const channel = `bench:${runTag}`;
+
+  log(`starting the local cloud: ${config.regions.join(', ')}`);
+  const cloud = await startLocalCloud({ config, jwtSecret: secret });
+  let pool: SubscriberPool | undefined;
+  const publishers: BenchSocket[] = [];
+  const queues = new QueueWatcher(cloud, config.regions);
+  try {
+    checkInterrupted();
+    const token = await mintToken(secret, { sub: 'bench', subscribe: ['*'], publish: ['*'] });
+    log(`connecting and subscribing ${formatCount(options.subscribers)} sockets, ${options.concurrency} at a time`);
+    const websocketUrls = config.regions.map((region) => cloud.regions[region]!.websocketUrl);
+    let loggedAt = Date.now();
+    const subscribing = await SubscriberPool.start(
+      { websocketUrls, token, count: options.subscribers, channel, concurrency: options.concurrency, timeoutMs: REQUEST_TIMEOUT_MS },
+      (subscribed, failed) => {
+        if (Date.now() - loggedAt < PROGRESS_LOG_INTERVAL_MS) return;
+        loggedAt = Date.now();
+        log(`subscribed ${formatCount(subscribed)}${failed ? `, failed ${failed}` : ''}`);
+      },
+    );
+    pool = subscribing.pool;
+    const { ready } = subscribing;
+    log(`${formatCount(ready.subscribed)} subscribed in ${formatSeconds(ready.elapsedMs)}${ready.failed ? `; ${ready.failed} failed: ${ready.firstError}` : ''}`);
+    publishers.push(...(await Promise.all(websocketUrls.map((url) => BenchSocket.open(url, token, REQUEST_TIMEOUT_MS)))));
+
+    const bench = new Bench(cloud, config, pool, publishers, queues, channel, options.settleSeconds * 1000);
+    const ids = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${runTag}-${i}`);
+    const criticalIds = ids('c', options.messages);
+    const critical = await bench.run({ eventClass: 'critical', ids: criticalIds, ratePerSecond: options.publishRate }, ready.subscribed * criticalIds.length);
+    const ephemeralIds = ids('e', Math.max(1, Math.round(options.ephemeralRate * options.ephemeralSeconds)));
+    const ephemeral = await bench.run(
+      { eventClass: 'ephemeral', ids: ephemeralIds, ratePerSecond: options.ephemeralRate },
+      ready.subscribed * ephemeralIds.length,
+    );
+
+    const dynamoDbPort = Number(new URL(cloud.regions[config.regions[0]!]!.dynamodbEndpoint).port);
+    const jvmPid = findDynamoDbLocalPid(dynamoDbPort);
+    const report = buildReport({
+      options,
+      config,
+      ready,
+      critical,
+      ephemeral,
+      memory: { bench: ownMemory(), subscribers: ephemeral.subscriberMemory, jvm: jvmPid === undefined ? undefined : processMemory(jvmPid) },
+    });
+    process.stdout.write(`\n${formatTable(report.sections)}\n`);
+    if (options.json) process.stdout.write(`\n${JSON.stringify(report.json, null, 2)}\n`);
+  } finally {
+    log('stopping');
+    await Promise.all([pool?.close(), ...publishers.map((p) => p.close())]);
+    queues.close();
+    await cloud.stop();
+    log('stopped');
+  }
+}
+
+interface ReportInput {
+  options: Options;
+  config: RelaymeshConfig;
+  ready: ReadyReport;
+  critical: PhaseResult;
+  ephemeral: PhaseResult;
+  memory: { bench: ProcessMemory; subscribers: ProcessMemory; jvm?: ProcessMemory };
+}
+
+function buildReport({ options, config, ready, critical, ephemeral, memory }: ReportInput) {
+  const cpuList = cpus();
+  const throttleRaised = options.accountRps !== undefined || options.accountBurst !== undefined;
+  const c = critical.summary;
+  const e = ephemeral.summary;
+  const deliverySpanMs = c.lastReceivedAt === undefined ? undefined : c.lastReceivedAt - critical.publishStartedAt;
+  const deliveriesPerSecond = deliverySpanMs ? ratio(c.delivered * 1000, deliverySpanMs) : undefined;
+
+  const json = {
+    machine: { cpus: cpuList.length, cpuModel: cpuList[0]?.model, node: process.version, platform: `${process.platform}/${process.arch}`, totalMemoryBytes: totalmem() },
+    setup: {
+      regions: config.regions,
+      subscribersRequested: options.subscribers,
+      subscribed: ready.subscribed,
+      subscribeFailures: ready.failed,
+      connectSubscribeMs: ready.elapsedMs,
+      accountThrottle: { ratePerSecond: config.limits.accountRatePerSecond, burst: config.limits.accountBurst, raised: throttleRaised },
+      replicationLagMs: config.local.replicationLagMs,
+      workerMaxConcurrency: options.workerConcurrency,
+    },
+    critical: {
+      messages: options.messages,
+      publishMode: options.publishRate === 0 ? 'ack-paced' : `${options.publishRate}/s`,
+      publishMs: critical.publishEndedAt - critical.publishStartedAt,
+      publishErrors: critical.publishErrors,
+      ...c,
+      deliverySpanMs,
+      deliveriesPerSecond,
+      worker: critical.worker,
+      perDeliveredEvent: critical.perEvent,
+    },
+    ephemeral: {
+      eventsPublished: ephemeral.published,
+      ratePerSecond: options.ephemeralRate,
+      publishErrors: ephemeral.publishErrors,
+      ...e,
+      dropped: e.missing,
+      framesPerDeliveredEvent: ratio(e.frames, e.delivered),
+      worker: ephemeral.worker,
+      perDeliveredEvent: ephemeral.perEvent,
+    },
+    memory,
+  };
+
+  const latencyRows = (summary: PhaseSummary) =>
+    [
+      ['latency p50 / p90 / p99', [summary.latencyMs?.p50, summary.latencyMs?.p90, summary.latencyMs?.p99].map(formatMs).join(' / ')],
+      ['latency max', formatMs(summary.latencyMs?.max)],
+    ] as const;
+  const workerRows = (result: PhaseResult) => {
+    const w = result.worker;
+    return [
+      ['SQS records processed (all regions)', formatCount(w.records ?? 0)],
+      ['DynamoDB items read / delivered event', `${formatDecimal(result.perEvent.itemsReadPerEvent)}  (from ${result.perEvent.itemsReadSource})`],
+      ['PostToConnection calls / delivered event', `${formatDecimal(result.perEvent.postsPerEvent)}  (delivered: ${result.perEvent.deliveredSource})`],
+      ...(result.perEvent.framesPerEvent === undefined
+        ? []
+        : ([['frames sent / delivered event (worker "frames")', formatDecimal(result.perEvent.framesPerEvent)]] as const)),
+      ['410 gone / failed batch items / expired / dedup-dropped', [w.gone, w.failed, w.expired, w.duplicates].map((n) => formatCount(n)).join(' / ')],
+      ['left queued / dead-lettered at the end', `${formatCount(result.backlog.queued)} / ${formatCount(result.backlog.deadLettered)}`],
+    ] as const;
+  };
+  const lateRows = (summary: PhaseSummary) =>
+    summary.unexpected ? ([['events of an earlier phase received meanwhile', formatCount(summary.unexpected)]] as const) : [];
+  const publishErrorsRow = (result: PhaseResult) =>
+    ['publish errors', result.publishErrors ? `${result.publishErrors} (first: ${result.firstPublishError})` : '0'] as const;
+
+  const sections: TableSection[] = [
+    {
+      title: 'Setup',
+      rows: [
+        ['machine', `${cpuList.length} × ${cpuList[0]?.model ?? 'cpu'}, ${formatBytes(totalmem())} RAM, ${process.platform}/${process.arch}`],
+        ['node', process.version],
+        ['regions', config.regions.join(', ')],
+        ['subscribers (subscribed / requested)', `${formatCount(ready.subscribed)} / ${formatCount(options.subscribers)}${ready.failed ? `  (${ready.failed} failed: ${ready.firstError})` : ''}`],
+        ['connect + subscribe', `${formatSeconds(ready.elapsedMs)}  (${formatDecimal(ratio(ready.subscribed * 1000, ready.elapsedMs))} sockets/s, ${options.concurrency} at a time)`],
+        [
+          'API Gateway account throttle (per region)',
+          `${formatCount(config.limits.accountRatePerSecond)} rps, burst ${formatCount(config.limits.accountBurst)}  (${throttleRaised ? 'RAISED for this run' : 'AWS default'})`,
+        ],
+        [
+          'delivery worker max concurrency',
+          `${options.workerConcurrency} per queue and region  (config default: ${EVENT_CLASSES.map((k) => `${DEFAULT_CONFIG.eventClasses[k].maxConcurrency} ${k}`).join(', ')})`,
+        ],
+        ['replication lag (simulated)', formatMs(config.local.replicationLagMs)],
+      ],
+    },
+    {
+      title: `Critical fan-out: ${formatCount(options.messages)} messages × ${formatCount(ready.subscribed)} subscribers`,
+      rows: [
+        ['publish', `${formatSeconds(json.critical.publishMs)}  (${json.critical.publishMode}, alternating ${config.regions.length} regions)`],
+        publishErrorsRow(critical),
+        ['deliveries (received / expected)', `${formatCount(c.delivered)} / ${formatCount(c.expected)}`],
+        ['missing', formatCount(c.missing)],
+        ['duplicates', formatCount(c.duplicates)],
+        ...lateRows(c),
+        ['deliveries / s (first publish → last receive)', `${formatCount(deliveriesPerSecond)}  (over ${formatSeconds(deliverySpanMs)})`],
+        ...latencyRows(c),
+        ...workerRows(critical),
+      ],
+    },
+    {
+      title: `Ephemeral: ${formatCount(json.ephemeral.eventsPublished)} events at ${options.ephemeralRate}/s × ${formatCount(ready.subscribed)} subscribers`,
+      rows: [
+        publishErrorsRow(ephemeral),
+        ['events delivered / expected', `${formatCount(e.delivered)} / ${formatCount(e.expected)}`],
+        ['dropped (expected − delivered)', formatCount(e.missing)],
+        ['duplicates', formatCount(e.duplicates)],
+        ...lateRows(e),
+        ['WebSocket frames received', `${formatCount(e.frames)}  (${formatDecimal(ratio(e.frames, ready.subscribed))} per subscriber)`],
+        ['frames / delivered event', formatDecimal(json.ephemeral.framesPerDeliveredEvent)],
+        ...latencyRows(e),
+        ...workerRows(ephemeral),
+      ],
+    },
+    {
+      title: 'Memory (RSS now / peak)',
+      rows: [
+        ['bench process (the whole local cloud)', memoryRow(memory.bench)],
+        ['subscriber process (client sockets)', memoryRow(memory.subscribers)],
+        ['DynamoDB Local JVM', memoryRow(memory.jvm)],
+      ],
+    },
+  ];
+  return { sections, json };
+}
+
+const memoryRow = (memory: ProcessMemory | undefined) =>
+  memory ? `${formatBytes(memory.rssBytes)} / ${formatBytes(memory.peakRssBytes)}` : 'n/a';
+
+main().then(
+  () => log(`done in ${formatSeconds(Date.now() - started)}`),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = interrupted.signal.aborted ? 130 : 1;
+  },
+);
