@@ -21,7 +21,7 @@ const eventClassSettings = (defaults: {
     .object({
       /** Receives before SQS moves a message to the class's DLQ. */
       maxReceiveCount: z.number().int().min(1).max(1000).default(defaults.maxReceiveCount),
-      /** Must cover the delivery worker's timeout, as Lambda event sources require. */
+      /** The delivery worker's timeout is a sixth of it (AWS's guidance for SQS event sources). */
       visibilityTimeoutSeconds: z.number().int().min(1).max(43_200).default(defaults.visibilityTimeoutSeconds),
       batchSize: z.number().int().min(1).max(10).default(defaults.batchSize),
       maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(defaults.maxBatchingWindowSeconds),
@@ -78,7 +78,7 @@ export const RelaymeshConfigSchema = z
       .object({
         critical: eventClassSettings({
           maxReceiveCount: 5,
-          visibilityTimeoutSeconds: 60,
+          visibilityTimeoutSeconds: 180,
           batchSize: 10,
           maxBatchingWindowSeconds: 0,
           maxConcurrency: 20,
@@ -86,7 +86,7 @@ export const RelaymeshConfigSchema = z
         }),
         ephemeral: eventClassSettings({
           maxReceiveCount: 2,
-          visibilityTimeoutSeconds: 30,
+          visibilityTimeoutSeconds: 60,
           batchSize: 10,
           maxBatchingWindowSeconds: 0,
           maxConcurrency: 10,

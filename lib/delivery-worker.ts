@@ -5,8 +5,9 @@ import type { EventClassSettings } from './config';
 import type { EventClassQueue } from './event-class-queue';
 import { RelaymeshFunction } from './relaymesh-function';
 
-/** Lambda's ceiling for a function timeout. */
+/** Lambda's ceiling and a floor for a function timeout. */
 const MAX_FUNCTION_TIMEOUT_SECONDS = 900;
+const MIN_FUNCTION_TIMEOUT_SECONDS = 3;
 
 export interface DeliveryWorkerProps {
   /** The class's queue it consumes. */
@@ -28,8 +29,13 @@ export class DeliveryWorker extends Construct {
   constructor(scope: Construct, id: string, props: DeliveryWorkerProps) {
     super(scope, id);
     const { settings, source } = props;
-    // SQS event sources require the queue's visibility timeout to cover the function timeout.
-    const timeoutSeconds = Math.min(settings.visibilityTimeoutSeconds, MAX_FUNCTION_TIMEOUT_SECONDS);
+    // AWS's guidance for SQS event sources: visibility timeout at least 6 × the function
+    // timeout, so a batch is never redelivered while an invocation (or its retry after a
+    // throttle) still works on it, which would post every event twice.
+    const timeoutSeconds = Math.min(
+      MAX_FUNCTION_TIMEOUT_SECONDS,
+      Math.max(MIN_FUNCTION_TIMEOUT_SECONDS, Math.floor(settings.visibilityTimeoutSeconds / 6)),
+    );
     this.function = new RelaymeshFunction(this, 'Function', {
       handler: 'delivery-worker',
       timeout: Duration.seconds(timeoutSeconds),

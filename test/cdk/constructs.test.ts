@@ -126,13 +126,14 @@ describe('EventClassQueue', () => {
 describe('DeliveryWorker', () => {
   it('GIVEN ephemeral settings with a batching window WHEN created THEN the function knows its class and TTL and the event source batches as configured', () => {
     const stack = testStack();
-    const settings = { ...config.eventClasses.ephemeral, batchSize: 5, maxBatchingWindowSeconds: 2, maxConcurrency: 3, visibilityTimeoutSeconds: 40 };
+    const settings = { ...config.eventClasses.ephemeral, batchSize: 5, maxBatchingWindowSeconds: 2, maxConcurrency: 3, visibilityTimeoutSeconds: 42 };
     new DeliveryWorker(stack, 'Worker', { source: queueIn(stack), settings, environment: { TOPIC_ARN } });
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
-      Timeout: 40,
+      // A sixth of the visibility timeout, as AWS advises for SQS event sources.
+      Timeout: 7,
       Environment: { Variables: Match.objectLike({ TOPIC_ARN, EVENT_CLASS: 'critical', EVENT_TTL_SECONDS: '10' }) },
     });
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
