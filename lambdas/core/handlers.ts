@@ -29,7 +29,7 @@ export interface ConnectionEvent {
   requestContext: { connectionId: string; authorizer?: unknown };
 }
 
-export function connectionStore(runtime: Runtime): ConnectionStore {
+function connectionStore(runtime: Runtime): ConnectionStore {
   const { env } = runtime;
   return new ConnectionStore({
     dynamo: runtime.dynamo,
@@ -42,7 +42,7 @@ export function connectionStore(runtime: Runtime): ConnectionStore {
 }
 
 /** The HS256 secret: given directly (local cloud) or read from Secrets Manager and cached (AWS). */
-export function jwtSecret(runtime: Runtime): () => Promise<string> {
+function jwtSecret(runtime: Runtime): () => Promise<string> {
   const { JWT_SECRET, JWT_SECRET_ARN } = runtime.env;
   if (JWT_SECRET) return async () => JWT_SECRET;
   if (!JWT_SECRET_ARN) throw new Error('Relaymesh Lambda environment is invalid: set JWT_SECRET or JWT_SECRET_ARN');
