@@ -14,7 +14,6 @@ export const ERRORS = {
   FORBIDDEN_SUBSCRIBE: { code: 4301, retryable: false, message: 'Token does not allow subscribing to this channel' },
   FORBIDDEN_PUBLISH: { code: 4302, retryable: false, message: 'Token does not allow publishing to this channel' },
   TOO_MANY_SUBSCRIPTIONS: { code: 4201, retryable: false, message: 'Subscription limit reached for this connection' },
-  RATE_LIMITED: { code: 4290, retryable: true, message: 'Too many requests' },
   CONNECTION_UNKNOWN: { code: 4100, retryable: true, message: 'Connection is not registered; reconnect' },
   INTERNAL: { code: 5000, retryable: true, message: 'Internal error' },
   UNAVAILABLE: { code: 5030, retryable: true, message: 'Service temporarily unavailable' },
