@@ -202,4 +202,27 @@ describe('Relaymesh end to end on the local cloud, two regions', () => {
     expect([forbidden.status, ((await forbidden.json()) as { code: number }).code]).toEqual([403, ERRORS.FORBIDDEN_PUBLISH.code]);
     expect((await fetch(`${cloud.edge.url}/v1/nothing`)).status).toBe(404);
   });
+
+  it('a failed region refuses and drops sockets, the edge routes around it, and it comes back on restore', async () => {
+    const victim = await connect(US);
+    await victim.request({ action: 'subscribe', channel: 'room:outage' });
+    const survivor = await connect(EU);
+    await survivor.request({ action: 'subscribe', channel: 'room:outage' });
+    await cloud.fail(US);
+    try {
+      expect(await victim.waitForClose()).toBe(1001);
+      await expect(TestClient.connect(cloud.regions[US]!.websocketUrl, await tokenFor())).rejects.toThrow('503');
+      const answer = (await (await fetch(`${cloud.edge.url}/v1/connect`)).json()) as { region: string };
+      expect(answer.region).toBe(EU);
+      // The surviving region keeps delivering its own publishes.
+      const publisher = await connect(EU);
+      await publisher.request({ action: 'publish', channel: 'room:outage', data: 'during' });
+      await survivor.waitFor((f) => f.type === 'message' && f.data === 'during');
+    } finally {
+      await cloud.restore(US);
+    }
+    expect(cloud.edge.healthyRegions()).toEqual([US, EU]);
+    const back = await connect(US);
+    expect(await back.request({ action: 'ping' })).toMatchObject({ type: 'pong' });
+  });
 });
