@@ -108,7 +108,8 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
   const gone = new Set<string>();
   for (const [channel, unordered] of byChannel) {
     const events = orderForDelivery(unordered);
-    const coalesced = coalesce(events);
+    // Only unsequenced (ephemeral) events are coalesced; serialize their batch once per channel.
+    const coalesced = events.every((e) => e.envelope.seq === undefined) ? coalesce(events) : undefined;
     for await (const subscribers of deps.store.subscribers(channel)) {
       stats.subscribers += subscribers.length;
       stats.itemsRead += subscribers.length;
