@@ -1,0 +1,17 @@
+export interface BackoffOptions {
+  /** Delay ceiling of the first retry; it doubles with each failed attempt. */
+  baseMs: number;
+  /** Upper bound of any delay. */
+  maxMs: number;
+}
+
+/**
+ * Exponential backoff with full jitter: a uniformly random delay in [0, min(maxMs, baseMs·2^attempt)).
+ * Full jitter spreads a crowd of clients dropped by the same outage over the whole window, so
+ * they do not reconnect to the surviving region in lockstep.
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
+  // Capping the exponent keeps 2^attempt finite however long an outage lasts.
+  const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(attempt, 52));
+  return Math.floor(random() * ceiling);
+}
