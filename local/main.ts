@@ -7,11 +7,13 @@ import { startLocalCloud, type LocalCloud, type LocalCloudDescription } from './
 
 /** `npm start`: the whole system on loopback, described in .relaymesh/local.json. */
 
-const port = (value: string) => {
+const integerIn = (min: number, max: number, what: string) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535');
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be ${what} (${min}-${max})`);
   return n;
 };
+const port = integerIn(0, 65_535, 'a port number');
+const milliseconds = integerIn(0, 60_000, 'milliseconds');
 
 const program = new Command()
   .name('relaymesh-local')
@@ -22,7 +24,7 @@ const program = new Command()
   .option('--region-port <port>', "first region's WebSocket API port; the next regions take the next ports", port, 4501)
   .option('--dynamodb-port <port>', 'DynamoDB Local', port, 4510)
   .option('--messaging-port <port>', 'SNS and SQS (fauxqs)', port, 4511)
-  .option('--replication-lag <ms>', 'simulated global-table replication lag', port)
+  .option('--replication-lag <ms>', 'simulated global-table replication lag', milliseconds)
   .option('--state-file <file>', 'where to describe the running cloud', '.relaymesh/local.json');
 
 async function main(): Promise<void> {
