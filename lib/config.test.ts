@@ -8,6 +8,7 @@ describe('loadConfig', () => {
     expect(config.eventClasses.critical.maxReceiveCount).toBe(5);
     expect(config.eventClasses.ephemeral.ttlSeconds).toBe(10);
     expect(config.limits.maxFrameBytes).toBe(32 * 1024);
+    expect(config.recovery).toEqual({ historyTtlHours: 24, historyMaxPerChannel: 1000, maxReplay: 1000, dedupWindowSeconds: 3600, replicationWaitMs: 2000 });
   });
 
   it('keeps defaults for the fields a partial override leaves out', () => {
@@ -26,6 +27,13 @@ describe('loadConfig', () => {
     [{ eventClasses: { critical: { maxConcurrency: 1 } } }, 'eventClasses.critical.maxConcurrency'],
     [{ alarmEmail: 'not-an-email' }, 'alarmEmail'],
     [{ unknownField: 1 }, 'unknownField'],
+    [{ recovery: { historyTtlHours: 0 } }, 'recovery.historyTtlHours: Too small'],
+    [{ recovery: { historyMaxPerChannel: 0 } }, 'recovery.historyMaxPerChannel: Too small'],
+    [{ recovery: { maxReplay: 100_001 } }, 'recovery.maxReplay: Too big'],
+    [{ recovery: { dedupWindowSeconds: 10 } }, 'recovery.dedupWindowSeconds: Too small'],
+    [{ recovery: { replicationWaitMs: -1 } }, 'recovery.replicationWaitMs: Too small'],
+    [{ local: { replicationLagMs: 1.5 } }, 'local.replicationLagMs'],
+    [{ limits: { maxPublishDataBytes: 8 } }, 'limits.maxPublishDataBytes: Too small'],
     [
       { certificateArns: { 'ap-south-1': 'arn:aws:acm:ap-south-1:123456789012:certificate/x' } },
       'certificateArns: certificateArns names a region that is not in regions',
