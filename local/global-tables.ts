@@ -30,6 +30,7 @@ import {
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import { z } from 'zod';
+import { LOCAL_CREDENTIALS } from './http';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -293,7 +294,7 @@ const OptionsSchema = z.object({
   pollIntervalMs: z.number().int().positive().default(100),
   credentials: z
     .object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) })
-    .default({ accessKeyId: 'local', secretAccessKey: 'local' }),
+    .default(LOCAL_CREDENTIALS),
 });
 export type GlobalTableReplicationOptions = z.input<typeof OptionsSchema>;
 

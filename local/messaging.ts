@@ -4,6 +4,7 @@ import { buildApp } from 'fauxqs';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { EVENT_CLASSES, RelaymeshConfigSchema, type EventClass, type EventClassSettings } from '../lib/config';
+import { LOCAL_CREDENTIALS } from './http';
 
 /**
  * The local cloud's SNS and SQS: one fauxqs server for every region (fauxqs takes the region
@@ -11,7 +12,6 @@ import { EVENT_CLASSES, RelaymeshConfigSchema, type EventClass, type EventClassS
  * way the CDK stacks provision AWS.
  */
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const StartMessagingOptionsSchema = z
   .object({
     port: z.number().int().min(0).max(65_535).default(0),

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { RelaymeshConfigSchema } from '../lib/config';
 import { FrameLimitGuard } from './frame-limit';
 import { TokenBucket } from './token-bucket';
+import { readBody } from './http';
 
 /**
  * The local cloud's API Gateway WebSocket API: one HTTP server per region that upgrades
@@ -298,17 +299,6 @@ function sendServiceError(res: ServerResponse, status: number, errorType: string
     'x-amzn-ErrorType': errorType,
   });
   res.end(body);
-}
-
-/** Reads a request body, or returns undefined once it passes `limit` bytes (the rest is drained). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= limit) chunks.push(chunk);
-  }
-  return size > limit ? undefined : Buffer.concat(chunks);
 }
 
 // ---- The server ----------------------------------------------------------------------------
