@@ -206,4 +206,22 @@ describe('deliverBatch', () => {
     expect(held).toEqual([7]);
     expect(connections.posts.map((p) => p.id)).toEqual(['s9']);
   });
+
+  it('orders sequenced events by seq within each origin, whatever order the batch brought them in', async () => {
+    const { store } = fakeStore({ 'room:1': ['c1'] });
+    const connections = fakeConnections(() => 'ok');
+    await deliverBatch(
+      deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 1 }),
+      batch(
+        record({ id: 'us5', seq: 5 }),
+        record({ id: 'eu1', seq: 1, origin: 'eu-west-1' }),
+        record({ id: 'us3', seq: 3 }),
+        record({ id: 'eu2', seq: 2, origin: 'eu-west-1' }),
+        record({ id: 'us4', seq: 4 }),
+      ),
+    );
+    const ids = connections.posts.map((p) => p.id);
+    expect(ids.filter((id) => id.startsWith('us'))).toEqual(['us3', 'us4', 'us5']);
+    expect(ids.filter((id) => id.startsWith('eu'))).toEqual(['eu1', 'eu2']);
+  });
 });

@@ -141,16 +141,24 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
   return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })), stats };
 }
 
-/** Sequenced events by seq within their origin; everything else keeps batch order. */
+/**
+ * Sequenced events by seq within their origin, each origin keeping the batch positions its
+ * events had (a comparator mixing "by seq" and "by position" would not be a total order).
+ */
 function orderForDelivery(events: PendingEvent[]): PendingEvent[] {
-  return events
-    .map((event, index) => ({ event, index }))
-    .sort((a, b) => {
-      const [x, y] = [a.event.envelope, b.event.envelope];
-      if (x.origin === y.origin && x.seq !== undefined && y.seq !== undefined) return x.seq - y.seq;
-      return a.index - b.index;
-    })
-    .map(({ event }) => event);
+  const slotsByOrigin = new Map<string, number[]>();
+  events.forEach((event, index) => {
+    if (event.envelope.seq === undefined) return;
+    const slots = slotsByOrigin.get(event.envelope.origin);
+    if (slots) slots.push(index);
+    else slotsByOrigin.set(event.envelope.origin, [index]);
+  });
+  const ordered = [...events];
+  for (const slots of slotsByOrigin.values()) {
+    const bySeq = slots.map((slot) => events[slot]!).sort((a, b) => a.envelope.seq! - b.envelope.seq!);
+    slots.forEach((slot, k) => (ordered[slot] = bySeq[k]!));
+  }
+  return ordered;
 }
 
 interface OutgoingFrame {
