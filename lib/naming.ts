@@ -1,5 +1,6 @@
 import { ArnFormat, type Stack } from 'aws-cdk-lib';
 import type { EventClass } from './config';
+import { deadLetterQueueName, eventQueueName, fanoutTopicName } from './messaging-names';
 
 /**
  * Deterministic physical names of the resources that other regions' stacks must reference.
@@ -7,11 +8,7 @@ import type { EventClass } from './config';
  * resource of another region without a cross-stack reference, which CloudFormation cannot
  * make across regions.
  */
-export const fanoutTopicName = (appName: string): string => `${appName}-fanout`;
-
-export const eventQueueName = (appName: string, eventClass: EventClass): string => `${appName}-${eventClass}`;
-
-export const deadLetterQueueName = (appName: string, eventClass: EventClass): string => `${appName}-${eventClass}-dlq`;
+export { deadLetterQueueName, eventQueueName, fanoutTopicName };
 
 /** Secrets Manager name of the JWT signing secret, replicated to every region. */
 export const jwtSecretName = (appName: string): string => `${appName}/jwt-hs256`;

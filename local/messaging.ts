@@ -4,6 +4,7 @@ import { buildApp } from 'fauxqs';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { EVENT_CLASSES, RelaymeshConfigSchema, type EventClass, type EventClassSettings } from '../lib/config';
+import { deadLetterQueueName, eventQueueName, fanoutTopicName } from '../lib/messaging-names';
 import { LOCAL_CREDENTIALS } from './http';
 
 /**
@@ -64,10 +65,6 @@ const ProvisionOptionsSchema = z.object({
 
 export type ProvisionMessagingOptions = z.input<typeof ProvisionOptionsSchema>;
 
-const topicName = (appName: string) => `${appName}-fanout`;
-const queueName = (appName: string, eventClass: EventClass) => `${appName}-${eventClass}`;
-const dlqName = (appName: string, eventClass: EventClass) => `${appName}-${eventClass}-dlq`;
-
 /** The subscription attributes of every topic → class queue pair. */
 const subscriptionAttributes = (eventClass: EventClass): Record<string, string> => ({
   RawMessageDelivery: 'true',
@@ -113,7 +110,7 @@ export async function provisionMessaging(options: ProvisionMessagingOptions): Pr
   try {
     const topicArns = await Promise.all(
       clients.map(async ({ sns }) => {
-        const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: topicName(appName) }));
+        const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: fanoutTopicName(appName) }));
         return z.string().parse(TopicArn);
       }),
     );
@@ -164,8 +161,8 @@ async function createQueueWithDlq(
   settings: EventClassSettings,
   topicArns: readonly string[],
 ): Promise<QueueWithDlq> {
-  const dlq = await createQueue(sqs, dlqName(appName, eventClass), {});
-  const queue = await createQueue(sqs, queueName(appName, eventClass), {
+  const dlq = await createQueue(sqs, deadLetterQueueName(appName, eventClass), {});
+  const queue = await createQueue(sqs, eventQueueName(appName, eventClass), {
     VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: settings.maxReceiveCount }),
   });
