@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     console.log('Stopped.');
     process.exit(0);
   };
+  // Last line of defence: a bug in a handler path is logged, and every other client keeps being served.
+  process.on('unhandledRejection', (reason) => console.error('[relaymesh] unhandled rejection (a bug; the cloud keeps serving):', reason));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   if (process.stdin.isTTY || process.env.RELAYMESH_COMMANDS === '1') acceptCommands(cloud);

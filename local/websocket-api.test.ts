@@ -554,6 +554,74 @@ describe('account throttle', () => {
   });
 });
 
+describe('clients that leave mid-request never end the process', () => {
+  /** Collects unhandled rejections while `work` runs: each one would have killed `npm start`. */
+  async function unhandledDuring(work: () => Promise<void>): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    const record = (reason: unknown) => seen.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      await work();
+      await sleep(100); // let late rejections surface
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+    return seen;
+  }
+
+  /** A $default route that answers after the client may be gone, as a Lambda taking 50 ms does. */
+  const slowEcho = { $default: { handler: async () => (await sleep(50), { statusCode: 200, body: 'late answer' }), returnResponse: true } };
+
+  it('30 clients in a row that send a frame and drop the socket before the answer leave the API serving', async () => {
+    const { api } = await startApi({ routes: slowEcho });
+    const seen = await unhandledDuring(async () => {
+      for (let i = 0; i < 30; i++) {
+        const client = await connect(api.websocketUrl);
+        client.ws.send('hello');
+        client.ws.terminate();
+        await client.closed;
+      }
+      await sleep(100);
+    });
+    expect(seen).toEqual([]);
+    const survivor = await connect(api.websocketUrl);
+    survivor.ws.send('still there?');
+    expect((await survivor.next()).text).toBe('late answer');
+  });
+
+  it('a close frame whose reason is not UTF-8, sent while a request runs, is survived', async () => {
+    const { api } = await startApi({ routes: slowEcho });
+    const seen = await unhandledDuring(async () => {
+      const client = await connect(api.websocketUrl);
+      client.ws.send('hello');
+      client.ws.close(4000, Buffer.from([0xc3, 0x28]) as unknown as string);
+      await client.closed;
+      await sleep(100);
+    });
+    expect(seen).toEqual([]);
+    const survivor = await connect(api.websocketUrl);
+    survivor.ws.send('again');
+    expect((await survivor.next()).text).toBe('late answer');
+  });
+
+  it('taking the region down while requests run, then restoring it, is survived', async () => {
+    const { api } = await startApi({ routes: slowEcho });
+    const seen = await unhandledDuring(async () => {
+      const clients = await Promise.all(Array.from({ length: 10 }, () => connect(api.websocketUrl)));
+      for (const client of clients) for (let i = 0; i < 5; i++) client.ws.send(`m${i}`);
+      await sleep(20); // the frames are in the gateway, their answers not yet sent
+      api.setAvailable(false);
+      await Promise.all(clients.map((client) => client.closed));
+      await sleep(300);
+    });
+    expect(seen).toEqual([]);
+    api.setAvailable(true);
+    const survivor = await connect(api.websocketUrl);
+    survivor.ws.send('back');
+    expect((await survivor.next()).text).toBe('late answer');
+  });
+});
+
 describe('availability and shutdown', () => {
   it('setAvailable(false) closes live sockets with 1001 and refuses upgrades with 503 until it is set back', async () => {
     const disconnect = recorder();

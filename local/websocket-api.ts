@@ -588,7 +588,10 @@ class LocalWebSocketApi implements WebSocketApi {
     connection.idleTimer.refresh();
     const requestId = awsStyleId();
     if (!this.throttle.tryTake()) return this.sendErrorFrame(connection, 'Too Many Requests', requestId);
-    connection.queue = this.track(connection.queue.then(() => this.route(connection, payload, isBinary, requestId)));
+    // A failure here must neither end the process nor stall the connection's later messages.
+    connection.queue = this.track(
+      connection.queue.then(() => this.route(connection, payload, isBinary, requestId)).catch((error: unknown) => this.onError(error, 'route')),
+    );
   }
 
   private async route(connection: Connection, payload: Buffer, isBinary: boolean, requestId: string): Promise<void> {
@@ -605,13 +608,14 @@ class LocalWebSocketApi implements WebSocketApi {
     };
     try {
       const response = structuredResult(await route.handler(event))?.body;
-      if (route.returnResponse && typeof response === 'string') this.send(connection, response);
+      if (route.returnResponse && typeof response === 'string') this.reply(connection, response);
     } catch (error) {
       this.onError(error, routeKey);
       this.sendErrorFrame(connection, 'Internal server error', requestId);
     }
   }
 
+  /** Rejects when the socket is not open or closes before the frame is written. */
   private send(connection: Connection, data: string | Buffer, binary = false): Promise<void> {
     if (connection.socket.readyState !== WebSocket.OPEN) return Promise.reject(new Error('connection is not open'));
     return new Promise((resolve, reject) =>
@@ -619,9 +623,17 @@ class LocalWebSocketApi implements WebSocketApi {
     );
   }
 
+  /**
+   * A route response or gateway error frame. API Gateway drops it when the client has left
+   * meanwhile, and so do we: a client closing its socket early is ordinary, never an error.
+   */
+  private reply(connection: Connection, data: string): void {
+    this.send(connection, data).catch(() => {});
+  }
+
   /** API Gateway's error frame for a message it could not route. */
   private sendErrorFrame(connection: Connection, message: string, requestId: string): void {
-    this.send(connection, JSON.stringify({ message, connectionId: connection.connectionId, requestId })).catch(() => {});
+    this.reply(connection, JSON.stringify({ message, connectionId: connection.connectionId, requestId }));
   }
 
   // ---- Disconnect ----
