@@ -41,6 +41,18 @@ export interface RegionalEdgeProps {
    * @default 30
    */
   readonly accessLogRetentionDays?: number;
+  /**
+   * How often the ALB probes /health. Global Accelerator follows the ALB's target health,
+   * so this and `unhealthyThresholdCount` set how fast a failing region is drained.
+   * @default Duration.seconds(10)
+   */
+  readonly healthCheckInterval?: Duration;
+  /**
+   * How long a probe may take; ELB requires it to be shorter than the interval (its default
+   * for Lambda targets, 30 s, is not shorter than an interval of 30 s or less).
+   * @default Duration.seconds(5)
+   */
+  readonly healthCheckTimeout?: Duration;
 }
 
 /**
@@ -59,6 +71,13 @@ export class RegionalEdge extends Construct {
 
   constructor(scope: Construct, id: string, props: RegionalEdgeProps) {
     super(scope, id);
+    const healthCheckInterval = props.healthCheckInterval ?? Duration.seconds(10);
+    const healthCheckTimeout = props.healthCheckTimeout ?? Duration.seconds(5);
+    if (healthCheckInterval.toSeconds() <= healthCheckTimeout.toSeconds()) {
+      throw new Error(
+        `RegionalEdge: healthCheckInterval (${healthCheckInterval.toSeconds()} s) must be greater than healthCheckTimeout (${healthCheckTimeout.toSeconds()} s); ELB refuses the target group otherwise`,
+      );
+    }
     this.protocol = props.certificate ? ApplicationProtocol.HTTPS : ApplicationProtocol.HTTP;
     this.port = props.certificate ? 443 : 80;
 
@@ -114,7 +133,15 @@ export class RegionalEdge extends Construct {
     });
     listener.addTargets('Edge', {
       targets: [new LambdaTarget(this.function)],
-      healthCheck: { enabled: true, path: HEALTH_PATH, interval: Duration.seconds(30), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+      // Both set explicitly: ELB's Lambda-target default timeout (30 s) would not be below the interval.
+      healthCheck: {
+        enabled: true,
+        path: HEALTH_PATH,
+        interval: healthCheckInterval,
+        timeout: healthCheckTimeout,
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 2,
+      },
     });
   }
 

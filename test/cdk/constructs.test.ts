@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
@@ -14,9 +14,10 @@ import { GlobalTables } from '../../lib/global-tables';
 import { TABLES } from '../../lambdas/core/tables';
 import { RegionAlarms } from '../../lib/region-alarms';
 import { RegionDashboard } from '../../lib/region-dashboard';
-import { RegionalEdge } from '../../lib/regional-edge';
+import { RegionalEdge, type RegionalEdgeProps } from '../../lib/regional-edge';
 import { type RegionTables, WebSocketGateway } from '../../lib/websocket-gateway';
 import { testApp, testStack } from './cdk-test-app';
+import { targetGroupHealthCheckViolations } from './deploy-rules';
 
 const config = loadConfig({});
 const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:relaymesh-fanout';
@@ -230,7 +231,7 @@ describe('WebSocketGateway', () => {
 });
 
 describe('RegionalEdge', () => {
-  const edgeIn = (stack: Stack, withCertificate: boolean) => {
+  const edgeIn = (stack: Stack, withCertificate: boolean, more: Partial<RegionalEdgeProps> = {}) => {
     const topic = new Topic(stack, 'Topic');
     return new RegionalEdge(stack, 'Edge', {
       environment: { TOPIC_ARN },
@@ -240,6 +241,7 @@ describe('RegionalEdge', () => {
       topic,
       jwtSecret: Secret.fromSecretNameV2(stack, 'Secret', 'relaymesh/jwt-hs256'),
       certificate: withCertificate ? Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:us-east-1:123456789012:certificate/x') : undefined,
+      ...more,
     });
   };
 
@@ -256,6 +258,18 @@ describe('RegionalEdge', () => {
     });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP' });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { TargetType: 'lambda', HealthCheckEnabled: true, HealthCheckPath: '/health' });
+  });
+
+  it('GIVEN default health-check settings WHEN created THEN interval and timeout are both explicit and pass ELB\'s interval > timeout rule', () => {
+    const stack = testStack();
+    edgeIn(stack, false);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckIntervalSeconds: 10, HealthCheckTimeoutSeconds: 5 });
+    expect(targetGroupHealthCheckViolations(t)).toEqual([]);
+  });
+
+  it('GIVEN a health-check interval not above its timeout WHEN created THEN it fails naming both', () => {
+    expect(() => edgeIn(testStack(), false, { healthCheckInterval: Duration.seconds(5), healthCheckTimeout: Duration.seconds(5) })).toThrow(/healthCheckInterval \(5 s\) must be greater than healthCheckTimeout \(5 s\)/);
   });
 
   it('GIVEN the edge WHEN created THEN the drain flag defaults to "false" and the function knows it and its region\'s WebSocket URL', () => {

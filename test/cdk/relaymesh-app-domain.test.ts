@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
 import { testApp, validationViolations } from './cdk-test-app';
+import { targetGroupHealthCheckViolations } from './deploy-rules';
 
 const REGIONS = ['eu-west-1', 'us-east-1', 'ap-southeast-1'];
 const IMPORTED_CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
@@ -31,6 +32,12 @@ describe('GIVEN the app with a hosted zone, a certificate for one region, an ala
 
   it('THEN cdk-nag AwsSolutions leaves no unacknowledged finding in any stack', () => {
     expect(validationViolations(assembly.directory)).toEqual([]);
+  });
+
+  it('THEN every target group in every stack has a health-check interval above its timeout, with ELB\'s defaults filled in', () => {
+    for (const stack of [stacks.data, ...stacks.regions, ...stacks.fanouts, stacks.edge]) {
+      expect(targetGroupHealthCheckViolations(Template.fromStack(stack)), stack.stackName).toEqual([]);
+    }
   });
 
   it('THEN the data stack lives in the first region and its tables are deletable', () => {

@@ -5,6 +5,7 @@ import { loadConfig } from '../../lib/config';
 import { physicalTableName, TABLES } from '../../lambdas/core/tables';
 import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
 import { testApp, validationViolations } from './cdk-test-app';
+import { targetGroupHealthCheckViolations } from './deploy-rules';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1'];
 const CLASSES = ['critical', 'ephemeral'];
@@ -30,6 +31,12 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
 
   it('THEN cdk-nag AwsSolutions leaves no unacknowledged finding in any stack', () => {
     expect(validationViolations(assembly.directory)).toEqual([]);
+  });
+
+  it('THEN every target group in every stack has a health-check interval above its timeout, with ELB\'s defaults filled in', () => {
+    for (const stack of [stacks.data, ...stacks.regions, ...stacks.fanouts, stacks.edge]) {
+      expect(targetGroupHealthCheckViolations(Template.fromStack(stack)), stack.stackName).toEqual([]);
+    }
   });
 
   it('THEN the data stack defines each global table once, with a replica in every other region, PITR and TTL where items expire', () => {

@@ -1,0 +1,38 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { ApplicationTargetGroup, CfnTargetGroup, TargetType } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { describe, expect, it } from 'vitest';
+import { defaultHealthCheck, targetGroupHealthCheckViolations } from './deploy-rules';
+
+describe('targetGroupHealthCheckViolations', () => {
+  const stackWith = (add: (stack: Stack) => void) => {
+    const stack = new Stack(new App(), 'Rules', { env: { account: '123456789012', region: 'us-east-1' } });
+    add(stack);
+    return Template.fromStack(stack);
+  };
+
+  it('flags a Lambda target group with a 30 s interval and the default timeout, which ELB refuses (30 s default)', () => {
+    const template = stackWith((stack) => new ApplicationTargetGroup(stack, 'Tg', { targetType: TargetType.LAMBDA, healthCheck: { interval: Duration.seconds(30) } }));
+    expect(targetGroupHealthCheckViolations(template)).toEqual([expect.stringMatching(/interval 30 s is not greater than its timeout 30 s/)]);
+  });
+
+  it('accepts a Lambda target group with both left to ELB (35 s over 30 s) or both set in order', () => {
+    expect(targetGroupHealthCheckViolations(stackWith((stack) => new CfnTargetGroup(stack, 'Tg', { targetType: 'lambda' })))).toEqual([]);
+    const explicit = stackWith(
+      (stack) => new ApplicationTargetGroup(stack, 'Tg', { targetType: TargetType.LAMBDA, healthCheck: { interval: Duration.seconds(10), timeout: Duration.seconds(5) } }),
+    );
+    expect(targetGroupHealthCheckViolations(explicit)).toEqual([]);
+  });
+
+  it('flags a timeout set above the interval and values outside ELB\'s ranges', () => {
+    const template = stackWith((stack) => new CfnTargetGroup(stack, 'Tg', { targetType: 'ip', protocol: 'HTTP', port: 80, healthCheckIntervalSeconds: 400, healthCheckTimeoutSeconds: 1 }));
+    expect(targetGroupHealthCheckViolations(template)).toEqual([expect.stringMatching(/outside 5-300/), expect.stringMatching(/outside 2-120/)]);
+  });
+
+  it('uses ELB\'s documented defaults per target type and protocol', () => {
+    expect(defaultHealthCheck({ TargetType: 'lambda' })).toEqual({ intervalSeconds: 35, timeoutSeconds: 30 });
+    expect(defaultHealthCheck({ TargetType: 'instance', Protocol: 'HTTP' })).toEqual({ intervalSeconds: 30, timeoutSeconds: 6 });
+    expect(defaultHealthCheck({ TargetType: 'ip', Protocol: 'TCP' })).toEqual({ intervalSeconds: 30, timeoutSeconds: 10 });
+    expect(defaultHealthCheck({ TargetType: 'instance', Protocol: 'GENEVE' })).toEqual({ intervalSeconds: 10, timeoutSeconds: 5 });
+  });
+});

@@ -1,0 +1,50 @@
+import type { Template } from 'aws-cdk-lib/assertions';
+
+/**
+ * Rules AWS enforces when CloudFormation creates a resource, which `cdk synth` does not
+ * check. Each returns the violations it finds in a template, as readable sentences, so a
+ * test can `expect(violations).toEqual([])` and name every offender when it fails.
+ */
+
+interface TargetGroupProperties {
+  TargetType?: string;
+  Protocol?: string;
+  HealthCheckProtocol?: string;
+  HealthCheckEnabled?: boolean;
+  HealthCheckIntervalSeconds?: number;
+  HealthCheckTimeoutSeconds?: number;
+}
+
+/**
+ * ELB's defaults when a target group leaves a health-check field unset (Elastic Load
+ * Balancing API reference, CreateTargetGroup): interval 35 s and timeout 30 s for Lambda
+ * targets; otherwise interval 30 s (10 s for GENEVE) and timeout 6 s for HTTP, 10 s for
+ * HTTPS/TCP/TLS, 5 s for GENEVE.
+ */
+export function defaultHealthCheck(properties: TargetGroupProperties): { intervalSeconds: number; timeoutSeconds: number } {
+  if (properties.TargetType === 'lambda') return { intervalSeconds: 35, timeoutSeconds: 30 };
+  const protocol = properties.HealthCheckProtocol ?? properties.Protocol ?? 'HTTP';
+  if (protocol === 'GENEVE') return { intervalSeconds: 10, timeoutSeconds: 5 };
+  return { intervalSeconds: 30, timeoutSeconds: protocol === 'HTTP' ? 6 : 10 };
+}
+
+/**
+ * ELB refuses a target group whose health-check interval is not greater than its timeout
+ * ("Health check interval must be greater than the timeout"), with the defaults above
+ * filling whichever of the two a template leaves out; and the interval must be 5-300 s,
+ * the timeout 2-120 s.
+ */
+export function targetGroupHealthCheckViolations(template: Template): string[] {
+  const violations: string[] = [];
+  for (const [id, resource] of Object.entries(template.findResources('AWS::ElasticLoadBalancingV2::TargetGroup'))) {
+    const properties = (resource.Properties ?? {}) as TargetGroupProperties;
+    if (properties.HealthCheckEnabled === false) continue;
+    const defaults = defaultHealthCheck(properties);
+    const interval = properties.HealthCheckIntervalSeconds ?? defaults.intervalSeconds;
+    const timeout = properties.HealthCheckTimeoutSeconds ?? defaults.timeoutSeconds;
+    if (interval <= timeout) violations.push(`${id}: health-check interval ${interval} s is not greater than its timeout ${timeout} s`);
+    if (interval < 5 || interval > 300) violations.push(`${id}: health-check interval ${interval} s is outside 5-300 s`);
+    if (timeout < 2 || timeout > 120) violations.push(`${id}: health-check timeout ${timeout} s is outside 2-120 s`);
+  }
+  return violations;
+}
