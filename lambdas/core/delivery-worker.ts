@@ -4,6 +4,7 @@ import { forEachWithConcurrency } from './concurrency';
 import type { ConnectionStore, Subscriber } from './connection-store';
 import type { IdempotencyLedger } from './dedup';
 import type { MessageHistory } from './history';
+import { dataDepthProblem } from './json-data';
 import { EnvelopeSchema, envelopeFrame, type BatchFrame, type Envelope } from './protocol';
 
 export interface DeliveryWorkerDeps {
@@ -221,7 +222,10 @@ async function dueFor(
 
 function parseEnvelope(body: string): Envelope | undefined {
   try {
-    const parsed = EnvelopeSchema.safeParse(JSON.parse(body));
+    const json = JSON.parse(body) as { data?: unknown } | null;
+    // Bounded before the frame is serialized per subscriber: a poison message must not overflow the stack.
+    if (dataDepthProblem(json?.data)) return undefined;
+    const parsed = EnvelopeSchema.safeParse(json);
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;

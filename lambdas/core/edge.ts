@@ -4,7 +4,7 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ALBEvent, ALBResult } from 'aws-lambda';
 import { TokenRejected, verifyToken } from './auth';
 import { ProtocolError } from './errors';
-import { PublishFrameSchema, errorFrame } from './protocol';
+import { PublishFrameSchema, errorFrame, publishDataProblem } from './protocol';
 import { publishEvent, type PublisherOptions } from './publisher';
 import { connectionsTable } from './tables';
 
@@ -85,6 +85,8 @@ async function httpPublish(deps: EdgeDeps, event: ALBEvent): Promise<ALBResult> 
   } catch {
     return json(400, errorFrame(new ProtocolError('INVALID_JSON')));
   }
+  const problem = publishDataProblem(body, (input as { data?: unknown } | null)?.data);
+  if (problem) return json(400, errorFrame(new ProtocolError('INVALID_DATA', problem)));
   const frame = HttpPublishSchema.safeParse(input);
   if (!frame.success) {
     const detail = frame.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');

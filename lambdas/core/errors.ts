@@ -10,6 +10,7 @@ export const ERRORS = {
   INVALID_FRAME: { code: 4002, retryable: false, message: 'Frame does not match the protocol' },
   INVALID_CHANNEL: { code: 4003, retryable: false, message: 'Invalid channel name' },
   DATA_TOO_LARGE: { code: 4004, retryable: false, message: 'Publish data is too large' },
+  INVALID_DATA: { code: 4005, retryable: false, message: 'Publish data cannot be carried exactly' },
   UNAUTHORIZED: { code: 4010, retryable: false, message: 'Missing or invalid credentials' },
   FORBIDDEN_SUBSCRIBE: { code: 4301, retryable: false, message: 'Token does not allow subscribing to this channel' },
   FORBIDDEN_PUBLISH: { code: 4302, retryable: false, message: 'Token does not allow publishing to this channel' },

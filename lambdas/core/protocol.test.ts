@@ -57,6 +57,26 @@ describe('parseClientFrame', () => {
     expect(rejectionCode(raw)).toBe(code);
   });
 
+  it('answers data nesting 3,000 levels (18 KB) with the coded 4005, not a stack overflow', () => {
+    const deep = `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`;
+    const result = parseClientFrame(`{"action":"publish","channel":"a","data":${deep},"ref":"r9"}`);
+    expect(result).toEqual({ rejection: { error: expect.objectContaining({ code: ERRORS.INVALID_DATA.code, retryable: false }), ref: 'r9' } });
+    expect('rejection' in result && result.rejection.error.message).toMatch(/deeper than 64 levels/);
+  });
+
+  it('refuses numbers JSON.parse would change with the non-retryable 4005 naming the rule', () => {
+    for (const number of ['9007199254740993', '1e400', '1e-400']) {
+      expect(rejectionCode(`{"action":"publish","channel":"a","data":{"n":${number}}}`)).toBe(ERRORS.INVALID_DATA.code);
+    }
+  });
+
+  it('keeps data DynamoDB could not store as an attribute map unchanged: empty, __proto__ and constructor keys, 1e126, 1e-130, 40 levels', () => {
+    const raw = `{"":1,"__proto__":{"x":1},"constructor":"c","big":1e126,"tiny":1e-130,"deep":${'['.repeat(40)}${']'.repeat(40)}}`;
+    const result = parseClientFrame(`{"action":"publish","channel":"a","data":${raw}}`);
+    expect('frame' in result && JSON.stringify((result.frame as { data: unknown }).data)).toBe(JSON.stringify(JSON.parse(raw)));
+    expect('frame' in result && Object.keys((result.frame as { data: object }).data)).toContain('__proto__');
+  });
+
   it('echoes the ref of a rejected frame when it is readable', () => {
     const result = parseClientFrame('{"action":"subscribe","channel":"bad#name","ref":"abc"}');
     expect('rejection' in result && result.rejection.ref).toBe('abc');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ProtocolError } from './errors';
+import { dataDepthProblem, numberProblem, type JsonValue } from './json-data';
 
 /**
  * The wire protocol: every client frame and server frame as a zod schema. Clients send JSON
@@ -44,11 +45,17 @@ export const UnsubscribeFrameSchema = z.strictObject({
   ref: RefSchema.optional(),
 });
 
+/**
+ * Any JSON value except absent: `null` is a legitimate payload, a missing field is not. The
+ * value came out of JSON.parse, so it is JSON by construction; `publishDataProblem` checks its
+ * depth and numbers first, without recursion (a recursive schema would overflow the stack).
+ */
+const JsonDataSchema = z.custom<JsonValue>((value) => value !== undefined, 'is required: any JSON value, null included');
+
 export const PublishFrameSchema = z.strictObject({
   action: z.literal('publish'),
   channel: ChannelSchema,
-  // Any JSON value except absent: `null` is a legitimate payload, a missing field is not.
-  data: z.json(),
+  data: JsonDataSchema,
   id: MessageIdSchema.optional(),
   class: EventClassSchema.default('critical'),
   ref: RefSchema.optional(),
@@ -196,6 +203,10 @@ export function parseClientFrame(raw: string | undefined): { frame: ClientFrame 
     const detail = `expected "action" to be one of ${CLIENT_ACTIONS.join(', ')}`;
     return { rejection: { error: new ProtocolError('UNKNOWN_ACTION', detail), ref } };
   }
+  if (action === 'publish') {
+    const problem = publishDataProblem(raw ?? '', (json as { data?: unknown }).data);
+    if (problem) return { rejection: { error: new ProtocolError('INVALID_DATA', problem), ref } };
+  }
   const parsed = ClientFrameSchema.safeParse(json);
   if (!parsed.success) {
     const channelIssue = parsed.error.issues.find((i) => i.path[0] === 'channel' && i.code !== 'invalid_type');
@@ -205,6 +216,15 @@ export function parseClientFrame(raw: string | undefined): { frame: ClientFrame 
     return { rejection: { error, ref } };
   }
   return { frame: parsed.data };
+}
+
+/**
+ * Why a publish's `data` cannot be carried exactly, or undefined; `raw` is the JSON text it
+ * was parsed from. Checked before any schema, so deep input never reaches recursive code.
+ */
+export function publishDataProblem(raw: string, data: unknown): string | undefined {
+  const problem = dataDepthProblem(data) ?? numberProblem(raw);
+  return problem && `data: ${problem}`;
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
@@ -221,7 +241,7 @@ export const EnvelopeSchema = z.strictObject({
   v: z.literal(1),
   id: MessageIdSchema,
   channel: ChannelSchema,
-  data: z.json(),
+  data: JsonDataSchema,
   origin: z.string().min(1),
   ts: z.number().int().positive(),
   class: EventClassSchema,
