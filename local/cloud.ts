@@ -18,6 +18,7 @@ import { LOCAL_CREDENTIALS } from './http';
 import { assertJavaAvailable, createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { startEdgeServer, type EdgeServer } from './edge-server';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping';
+import { FaultInjector, type FaultSettings, type ResolvedFaultSettings } from './faults';
 import { startGlobalTableReplication, type GlobalTableReplicator } from './global-tables';
 import { provisionMessaging, startMessaging, type RegionMessaging } from './messaging';
 import { startWebSocketApi, type WebSocketApi } from './websocket-api';
@@ -33,6 +34,10 @@ export interface LocalCloudOptions {
   jwtSecret?: string;
   /** How often the edge probes each region's /health. */
   healthCheckIntervalMs?: number;
+  /** AWS faults to inject from the start (default: none); `LocalCloud.faults` changes them later. */
+  faults?: FaultSettings;
+  /** Seeds the fault schedule, so a run with the same settings and traffic fails the same way (default 1). */
+  faultSeed?: number;
 }
 
 export interface LocalRegion {
@@ -55,6 +60,8 @@ export interface LocalCloudDescription {
   devToken: string;
   jwtSecret: string;
   credentials: typeof LOCAL_CREDENTIALS;
+  /** The faults injected at start. */
+  faults: ResolvedFaultSettings & { seed: number };
 }
 
 export interface LocalCloud {
@@ -62,6 +69,8 @@ export interface LocalCloud {
   regions: Record<string, LocalRegion>;
   edge: EdgeServer;
   replicator: GlobalTableReplicator;
+  /** Fault injection into the handlers' AWS calls, the @connections API and replication: set() and stats(). */
+  faults: FaultInjector;
   /** Counters the handlers reported (what CloudWatch would hold), keyed `<region>/<dimension values>`. */
   metrics(): Record<string, Record<string, number>>;
   /** Marks a region drained: its /health fails on purpose, so the edge routes around it. */
@@ -82,6 +91,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const { config } = options;
   const host = options.host ?? '127.0.0.1';
   const jwtSecret = options.jwtSecret ?? randomBytes(32).toString('base64url');
+  // Before anything starts, so invalid settings cost nothing to refuse.
+  const faults = new FaultInjector(options.faults, options.faultSeed);
   const stack: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const stopOne of stack.splice(0).reverse()) await stopOne().catch(() => undefined);
@@ -104,6 +115,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       credentials: LOCAL_CREDENTIALS,
     });
     stack.push(() => replicator.stop());
+    faults.driveReplicationLag(replicator, config.local.replicationLagMs);
+    stack.push(async () => faults.stop());
 
     const messaging = await provisionMessaging({
       endpoint: messagingServer.endpoint,
@@ -134,6 +147,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         host,
         port: options.ports?.regions?.[index],
         limits: config.limits,
+        faults: { throttlePost: faults.throttlePost },
         authorizer: {
           handler: (event) => handlers!.authorizer(event),
           identitySource: ['route.request.querystring.token'],
@@ -156,7 +170,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         messagingEndpoint: messagingServer.endpoint,
         jwtSecret,
       });
-      const runtime = runtimeFromEnv(env, metricsFor(region));
+      const runtime = runtimeFromEnv(env, metricsFor(region), { requestHandler: faults.requestHandler() });
       handlers = {
         authorizer: createAuthorizerHandler(runtime),
         connect: createConnectHandler(runtime),
@@ -173,7 +187,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         const settings = config.eventClasses[eventClass];
         const queue = regionMessaging.queues[eventClass];
         const worker = createDeliveryWorkerHandler(
-          runtimeFromEnv({ ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds) }, metricsFor(region)),
+          runtimeFromEnv({ ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds) }, metricsFor(region), {
+            requestHandler: faults.requestHandler(),
+          }),
         );
         const mapping: EventSourceMapping = startEventSourceMapping({
           sqs,
@@ -217,6 +233,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       devToken,
       jwtSecret,
       credentials: LOCAL_CREDENTIALS,
+      faults: { ...faults.settings(), seed: faults.seed },
     };
 
     const knownRegion = (region: string) => {
@@ -228,6 +245,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       regions,
       edge,
       replicator,
+      faults,
       metrics: () => structuredClone(counters),
       drain: async (region, isDrained) => {
         drained.set(knownRegion(region), isDrained);

@@ -167,6 +167,20 @@ describe('global table replication on DynamoDB Local', () => {
     });
   });
 
+  it('never lets a later change of an item overtake an earlier one when the lag is lowered in between', async () => {
+    const table = await replicated(800);
+    await put(A, table, 'c1', 'v1');
+    // v1 is read and queued for B with the high lag before the lag drops.
+    await eventually(async () => expect(replicator!.stats().pendingByRegion[B]).toBe(1));
+    replicator!.setLag(0);
+    await put(A, table, 'c1', 'v2');
+    await eventually(async () => expect(await valueIn(B, table, 'c1')).toBe('v2'));
+    await quiescent();
+    // Had v2 gone first, v1 would have been skipped as older and B's stream would hold v2 alone.
+    expect((await streamRecords(B, table)).map((r) => r.dynamodb?.NewImage?.v?.S)).toEqual(['v1', 'v2']);
+    expect(replicator!.stats().skippedAsOlder).toBe(0);
+  });
+
   it('does not send a replicated change back: after quiescence nothing more is applied and each item is written once per region', async () => {
     const table = await replicated(20);
     const items = 30;

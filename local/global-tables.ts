@@ -301,7 +301,7 @@ export type GlobalTableReplicationOptions = z.input<typeof OptionsSchema>;
 export interface GlobalTableReplicator {
   /** Stops every poller and applier, waits for them, and closes the clients. */
   stop(): Promise<void>;
-  /** Lag for changes read from now on; changes already queued keep their due time. */
+  /** Lag for changes read from now on; changes already queued keep their due time and their place. */
   setLag(ms: number): void;
   /** Cuts `region` off: changes from it and changes for it queue up until resume(). */
   pause(region: string): void;
@@ -340,6 +340,9 @@ export function startGlobalTableReplication(options: GlobalTableReplicationOptio
   setMaxListeners(regions.length * (APPLY_BATCH + 4), signal);
   const paused = new Set<string>();
   const ledger = new ReplicationLedger(regions);
+  // Per target region, in the order the changes were read, and applied strictly in that order: a
+  // change waits behind earlier ones even when a lower lag made it due sooner, so a change of an
+  // item never overtakes an earlier change of it, as with DynamoDB Streams.
   const queues = new Map(regions.map((region) => [region, [] as Change[]]));
   // A paused region's stream is still read (its iterators stay fresh, its writes are stamped
   // when they happen) but what it would send waits here until resume().

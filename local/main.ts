@@ -2,8 +2,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
+import { z } from 'zod';
 import { loadConfig } from '../lib/config';
 import { startLocalCloud, type LocalCloud, type LocalCloudDescription } from './cloud';
+import { FaultSettingsSchema, type FaultSettings } from './faults';
 
 /** `npm start`: the whole system on loopback, described in .relaymesh/local.json. */
 
@@ -15,6 +17,29 @@ const integerIn = (min: number, max: number, what: string) => (value: string) =>
 const port = integerIn(0, 65_535, 'a port number');
 const milliseconds = integerIn(0, 60_000, 'milliseconds');
 
+/** An option parsed by a zod schema; its first issue becomes commander's one-line error. */
+const parsedBy =
+  <T>(schema: z.ZodType<T, string>) =>
+  (value: string): T => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]!.message);
+    return parsed.data;
+  };
+/** The fault settings' own field schemas, so the flags accept exactly what startLocalCloud does. */
+const fault = FaultSettingsSchema.shape;
+const numberFor = <T>(field: z.ZodType<T, number>) => parsedBy(z.string().trim().min(1, 'must be a number').transform(Number).pipe(field));
+const fraction = numberFor(fault.postThrottleRate.unwrap());
+const lagRange = parsedBy(
+  z
+    .string()
+    .regex(/^\d+-\d+$/, 'must be MIN-MAX in milliseconds, e.g. 50-800')
+    .transform((range) => {
+      const [min, max] = range.split('-').map(Number);
+      return { min: min!, max: max! };
+    })
+    .pipe(fault.replicationLagMs.unwrap().unwrap()),
+);
+
 const program = new Command()
   .name('relaymesh-local')
   .description('Runs every Relaymesh region of the config on loopback, with the same handler code as on AWS.')
@@ -25,6 +50,13 @@ const program = new Command()
   .option('--dynamodb-port <port>', 'DynamoDB Local', port, 4510)
   .option('--messaging-port <port>', 'SNS and SQS (fauxqs)', port, 4511)
   .option('--replication-lag <ms>', 'simulated global-table replication lag', milliseconds)
+  .option('--post-throttle-rate <0..1>', 'fault: fraction of PostToConnection calls answered 429 LimitExceededException', fraction)
+  .option('--sns-failure-rate <0..1>', 'fault: fraction of SNS Publish calls answered 500 InternalError', fraction)
+  .option('--dynamodb-failure-rate <0..1>', 'fault: fraction of DynamoDB calls answered 400 ProvisionedThroughputExceededException', fraction)
+  .option('--replication-lag-jitter <min-max ms>', 'fault: replication lag jumping within this range every 2 s', lagRange)
+  .option('--kill-rate <0..1>', 'fault: fraction of delivery-worker invocations killed (their batch comes back)', fraction)
+  .option('--kill-after-calls <n>', 'fault: AWS calls a killed invocation makes before it dies', numberFor(fault.killAfterCalls.unwrap()))
+  .option('--fault-seed <n>', 'seed of the fault schedule', numberFor(z.number().int('must be a whole number')), 1)
   .option('--state-file <file>', 'where to describe the running cloud', '.relaymesh/local.json');
 
 async function main(): Promise<void> {
@@ -37,6 +69,13 @@ async function main(): Promise<void> {
     messagingPort: number;
     replicationLag?: number;
     stateFile: string;
+    postThrottleRate?: number;
+    snsFailureRate?: number;
+    dynamodbFailureRate?: number;
+    replicationLagJitter?: { min: number; max: number };
+    killRate?: number;
+    killAfterCalls?: number;
+    faultSeed: number;
   }>();
   const input = await readConfigContext(opts.config);
   const config = loadConfig({
@@ -55,6 +94,15 @@ async function main(): Promise<void> {
       messaging: opts.messagingPort,
       regions: config.regions.map((_, i) => opts.regionPort + i),
     },
+    faults: {
+      postThrottleRate: opts.postThrottleRate,
+      snsFailureRate: opts.snsFailureRate,
+      dynamodbFailureRate: opts.dynamodbFailureRate,
+      replicationLagMs: opts.replicationLagJitter,
+      killRate: opts.killRate,
+      killAfterCalls: opts.killAfterCalls,
+    } satisfies FaultSettings,
+    faultSeed: opts.faultSeed,
   });
   const stateFile = resolve(opts.stateFile);
   await mkdir(dirname(stateFile), { recursive: true });
@@ -100,7 +148,10 @@ function acceptCommands(cloud: LocalCloud): void {
   createInterface({ input: process.stdin }).on('line', (line) => {
     const [command, region] = line.trim().split(/\s+/);
     if (!command) return;
-    if (command === 'status') return void console.log(`healthy regions: ${cloud.edge.healthyRegions().join(', ') || 'none'}`);
+    if (command === 'status') {
+      console.log(`healthy regions: ${cloud.edge.healthyRegions().join(', ') || 'none'}`);
+      return void console.log(`faults injected so far: ${JSON.stringify(cloud.faults.stats())}`);
+    }
     const run = commands[command];
     if (!run || !region) return void console.log(help);
     run(region).then(
@@ -117,6 +168,8 @@ function describe(d: LocalCloudDescription, stateFile: string, elapsedMs: number
     '',
     `Edge (Global Accelerator stand-in): ${d.edgeUrl}   GET /health, GET /v1/connect, POST /v1/publish`,
   ];
+  const faults = describeFaults(d.faults);
+  if (faults) lines.push('', faults);
   for (const [name, r] of Object.entries(d.regions)) {
     lines.push(
       '',
@@ -145,6 +198,18 @@ function describe(d: LocalCloudDescription, stateFile: string, elapsedMs: number
     'Ctrl-C stops every region.',
   );
   return lines.join('\n');
+}
+
+function describeFaults(f: LocalCloudDescription['faults']): string | undefined {
+  const percent = (rate: number) => `${Math.round(rate * 1000) / 10}%`;
+  const on = [
+    f.postThrottleRate > 0 && `${percent(f.postThrottleRate)} of PostToConnection calls throttled`,
+    f.snsFailureRate > 0 && `${percent(f.snsFailureRate)} of SNS publishes failing`,
+    f.dynamodbFailureRate > 0 && `${percent(f.dynamodbFailureRate)} of DynamoDB calls throttled`,
+    f.replicationLagMs && `replication lag jumping within ${f.replicationLagMs.min}-${f.replicationLagMs.max} ms`,
+    f.killRate > 0 && `${percent(f.killRate)} of delivery workers killed after ${f.killAfterCalls} AWS call(s)`,
+  ].filter((fault) => typeof fault === 'string');
+  return on.length > 0 ? `Faults injected (seed ${f.seed}): ${on.join('; ')}` : undefined;
 }
 
 main().catch((error: unknown) => {

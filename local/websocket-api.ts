@@ -112,6 +112,12 @@ export const WebSocketApiOptionsSchema = z.object({
     z.string().min(1),
     z.object({ handler: functionSchema<WebSocketRouteHandler>(), returnResponse: z.boolean().default(false) }),
   ),
+  /**
+   * Fault injection (faults.ts): asked for each PostToConnection attempt with its SDK operation
+   * id (amz-sdk-invocation-id); true answers it 429 LimitExceededException, as a throttled
+   * account would, so the client's own retries and error handling run.
+   */
+  faults: z.object({ throttlePost: functionSchema<(operationId: string | undefined) => boolean>() }).optional(),
   /** Where handler and authorizer failures are reported (CloudWatch's role); default stderr. */
   onError: functionSchema<(error: unknown, where: string) => void>().optional(),
 });
@@ -191,11 +197,16 @@ function queryMaps(query: URLSearchParams): Pick<WebSocketEvent, 'queryStringPar
   return { queryStringParameters, multiValueQueryStringParameters };
 }
 
+/** A request header's (first) value. */
+function singleHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** An identity source's value; missing and empty both count as absent (API Gateway answers 401 without calling the authorizer). */
 function identitySourceValue(source: string, req: IncomingMessage, query: URLSearchParams): string | undefined {
   const [, where, name] = IDENTITY_SOURCE.exec(source)!;
-  const header = req.headers[name!.toLowerCase()];
-  const value = where === 'querystring' ? query.get(name!) : Array.isArray(header) ? header[0] : header;
+  const value = where === 'querystring' ? query.get(name!) : singleHeader(req, name!);
   return value || undefined;
 }
 
@@ -699,7 +710,10 @@ class LocalWebSocketApi implements WebSocketApi {
       return sendServiceError(res, 404, 'NotFoundException', `No route for ${req.method} ${req.url}`);
     }
     const body = await readBody(req, this.options.limits.maxMessageBytes);
-    if (!this.throttle.tryTake()) return sendServiceError(res, 429, 'LimitExceededException', 'Too Many Requests');
+    // The account throttle, or one injected for this PostToConnection (faults.ts).
+    const throttled =
+      !this.throttle.tryTake() || (req.method === 'POST' && this.options.faults?.throttlePost(singleHeader(req, 'amz-sdk-invocation-id')) === true);
+    if (throttled) return sendServiceError(res, 429, 'LimitExceededException', 'Too Many Requests');
     if (!body) return sendServiceError(res, 413, 'PayloadTooLargeException', 'Request entity too large');
     const connection = this.connections.get(connectionId);
     if (!connection || connection.socket.readyState !== WebSocket.OPEN) {

@@ -1,5 +1,5 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
@@ -93,7 +93,15 @@ export function parseRuntimeEnv(env: Record<string, string | undefined>): Runtim
   return parsed.data;
 }
 
-export function runtimeFromEnv(rawEnv: Record<string, string | undefined>, metrics: MetricsSink = embeddedMetricFormat): Runtime {
+/**
+ * `clientConfig` is for the local cloud only (its fault-injecting request handler, shared by the
+ * three clients); on AWS it is absent and each client keeps the SDK's default.
+ */
+export function runtimeFromEnv(
+  rawEnv: Record<string, string | undefined>,
+  metrics: MetricsSink = embeddedMetricFormat,
+  clientConfig?: { requestHandler?: DynamoDBClientConfig['requestHandler'] },
+): Runtime {
   const env = parseRuntimeEnv(rawEnv);
   const region = env.AWS_REGION;
   const credentials =
@@ -104,11 +112,11 @@ export function runtimeFromEnv(rawEnv: Record<string, string | undefined>, metri
     env,
     region,
     dynamo: DynamoDBDocumentClient.from(
-      new DynamoDBClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB }),
+      new DynamoDBClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, ...clientConfig }),
       { marshallOptions: { removeUndefinedValues: true } },
     ),
-    sns: new SNSClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_SNS }),
-    connections: new ApiGatewayManagementApiClient({ region, credentials, endpoint: env.CONNECTIONS_ENDPOINT }),
+    sns: new SNSClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_SNS, ...clientConfig }),
+    connections: new ApiGatewayManagementApiClient({ region, credentials, endpoint: env.CONNECTIONS_ENDPOINT, ...clientConfig }),
     metrics,
   };
 }
