@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     expect(config.eventClasses.critical.maxReceiveCount).toBe(5);
     expect(config.eventClasses.ephemeral.ttlSeconds).toBe(10);
     expect(config.limits.maxFrameBytes).toBe(32 * 1024);
-    expect(config.recovery).toEqual({ historyTtlHours: 24, historyMaxPerChannel: 1000, maxReplay: 1000, dedupWindowSeconds: 3600, replicationWaitMs: 2000 });
+    expect(config.recovery).toEqual({ historyTtlHours: 24, historyMaxPerChannel: 1000, maxReplay: 1000, dedupWindowSeconds: 3600, replicationWaitMs: 2000, historySettleSeconds: 30 });
   });
 
   it('keeps defaults for the fields a partial override leaves out', () => {
@@ -34,6 +34,9 @@ describe('loadConfig', () => {
     [{ recovery: { replicationWaitMs: -1 } }, 'recovery.replicationWaitMs: Too small'],
     [{ local: { replicationLagMs: 1.5 } }, 'local.replicationLagMs'],
     [{ limits: { maxPublishDataBytes: 8 } }, 'limits.maxPublishDataBytes: Too small'],
+    // A publish that cannot fit one 128 KB WebSocket message with its frame fields could never be delivered.
+    [{ limits: { maxPublishDataBytes: 127 * 1024 + 1 } }, 'limits.maxPublishDataBytes: maxPublishDataBytes plus 1024 bytes'],
+    [{ recovery: { historySettleSeconds: 0 } }, 'recovery.historySettleSeconds: Too small'],
     [
       { certificateArns: { 'ap-south-1': 'arn:aws:acm:ap-south-1:123456789012:certificate/x' } },
       'certificateArns: certificateArns names a region that is not in regions',

@@ -48,6 +48,9 @@ const limitsDefaults = {
   deliveryConcurrency: 32,
 };
 
+/** Room a message frame needs besides `data` (type, channel, id, origin, ts, class, seq), rounded up. */
+export const FRAME_FIELDS_BYTES = 1024;
+
 export const RelaymeshConfigSchema = z
   .object({
     /** Prefix of every resource name. */
@@ -127,6 +130,11 @@ export const RelaymeshConfigSchema = z
         dedupWindowSeconds: z.number().int().min(60).max(7 * 86_400).default(3600),
         /** How long a subscribe waits for history still replicating from other regions. */
         replicationWaitMs: z.number().int().min(0).max(10_000).default(2000),
+        /**
+         * Age past which a message has replicated to every region: a gap in history below a
+         * message this old is reported expired, not waited for. Must exceed the worst replication lag.
+         */
+        historySettleSeconds: z.number().int().min(1).max(3600).default(30),
       })
       .strict()
       .prefault({}),
@@ -139,6 +147,10 @@ export const RelaymeshConfigSchema = z
       .prefault({}),
   })
   .strict()
+  .refine((c) => c.limits.maxPublishDataBytes + FRAME_FIELDS_BYTES <= c.limits.maxMessageBytes, {
+    message: `maxPublishDataBytes plus ${FRAME_FIELDS_BYTES} bytes of message frame fields must fit within maxMessageBytes: a larger publish could never be delivered`,
+    path: ['limits', 'maxPublishDataBytes'],
+  })
   .refine((c) => !c.hostedZoneId || c.domainName, {
     message: 'hostedZoneId needs domainName',
     path: ['domainName'],

@@ -43,6 +43,8 @@ export class DeliveryWorker extends Construct {
         ...props.environment,
         EVENT_CLASS: source.eventClass,
         EVENT_TTL_SECONDS: String(settings.ttlSeconds),
+        // Failed records are made visible again within seconds (consuming grants ChangeMessageVisibility).
+        QUEUE_URL: source.queue.queueUrl,
       },
     });
     this.function.addEventSource(

@@ -25,5 +25,7 @@ export function configEnvironment(config: RelaymeshConfig): Record<string, strin
     MAX_REPLAY: String(recovery.maxReplay),
     DEDUP_WINDOW_SECONDS: String(recovery.dedupWindowSeconds),
     REPLICATION_WAIT_MS: String(recovery.replicationWaitMs),
+    HISTORY_SETTLE_SECONDS: String(recovery.historySettleSeconds),
+    MAX_BATCH_FRAME_BYTES: String(limits.maxFrameBytes),
   };
 }

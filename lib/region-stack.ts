@@ -110,8 +110,7 @@ export class RegionStack extends Stack {
       });
       tables.subscriptions.grantReadWriteData(worker.function);
       tables.connections.grantReadWriteData(worker.function);
-      tables.dedup.grantReadWriteData(worker.function);
-      // A replaying subscriber's held-back copies from other origins are stored here (recovery.ts).
+      // Every message from another origin is stored in this region's history before it is fanned out.
       tables.history.grantReadWriteData(worker.function);
       this.gateway.grantPostToConnection(worker.function);
       return [source.eventClass, worker] as const;

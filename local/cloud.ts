@@ -187,7 +187,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         const settings = config.eventClasses[eventClass];
         const queue = regionMessaging.queues[eventClass];
         const worker = createDeliveryWorkerHandler(
-          runtimeFromEnv({ ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds) }, metricsFor(region), {
+          runtimeFromEnv({ ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds), QUEUE_URL: queue.queueUrl }, metricsFor(region), {
             requestHandler: faults.requestHandler(),
           }),
         );

@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type BatchWriteCommandOutput,
@@ -6,13 +6,14 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { ProtocolError } from './errors';
 import type { PresenceMember } from './protocol';
-import { channelRegionKey, connectionsTable, subscriptionsTable } from './tables';
+import { channelRegionKey, connectionsTable, presenceKey, subscriptionsTable } from './tables';
 
 export interface ConnectionStoreOptions {
   dynamo: DynamoDBDocumentClient;
@@ -50,51 +51,64 @@ export class ConnectionStore {
   }
 
   /**
-   * Subscribes a connection. With `replayFrom` the subscription starts in the replaying state:
-   * delivery workers hold back sequenced messages for it (recording what they held back) until
-   * the router's replay hands over with `finishReplay`.
+   * Subscribes a connection, in one transaction with the connection item: the subscription
+   * (and its presence item) exist only if the connection was live and not being removed at
+   * that instant, so a subscribe racing `$disconnect` can never leave an orphan (see `remove`).
+   * With `replay` the subscription starts in the replaying state until `replay.leaseUntil`
+   * (epoch ms): delivery workers hold back sequenced messages for it until the router's
+   * replay hands over with `finishReplay`, or the lease runs out.
    */
   async subscribe(
     connectionId: string,
     channel: string,
     subject: string,
-    options: { presence?: boolean; replayFrom?: Record<string, number> } = {},
+    options: { presence?: boolean; replay?: { since: Record<string, number>; leaseUntil: number } } = {},
   ): Promise<void> {
-    const { dynamo, connectionsTableName, subscriptionsTableName, region, connectionTtlSeconds, maxSubscriptionsPerConnection } =
-      this.options;
+    const { connectionsTableName, subscriptionsTableName, region, connectionTtlSeconds, maxSubscriptionsPerConnection } = this.options;
+    const presence = options.presence === true;
+    const expiresAt = nowSeconds() + connectionTtlSeconds;
+    const member = { sub: subject, region, [subscriptionsTable.timeToLiveAttribute]: expiresAt };
     try {
-      // The channel set's size bounds subscriptions per connection; re-subscribing is idempotent.
-      await dynamo.send(
-        new UpdateCommand({
-          TableName: connectionsTableName,
-          Key: { [connectionsTable.partitionKey]: connectionId },
-          UpdateExpression: options.presence ? 'ADD channels :channel, presenceChannels :channel' : 'ADD channels :channel',
-          ConditionExpression:
-            'attribute_exists(#id) AND (attribute_not_exists(channels) OR size(channels) < :max OR contains(channels, :name))',
-          ExpressionAttributeNames: { '#id': connectionsTable.partitionKey },
-          ExpressionAttributeValues: { ':channel': new Set([channel]), ':name': channel, ':max': maxSubscriptionsPerConnection },
+      await this.options.dynamo.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              // The channel set's size bounds subscriptions per connection; re-subscribing is idempotent.
+              Update: {
+                TableName: connectionsTableName,
+                Key: { [connectionsTable.partitionKey]: connectionId },
+                UpdateExpression: presence ? 'ADD channels :channel, presenceChannels :channel' : 'ADD channels :channel DELETE presenceChannels :channel',
+                ConditionExpression:
+                  'attribute_exists(#id) AND attribute_not_exists(#gone) AND (attribute_not_exists(channels) OR size(channels) < :max OR contains(channels, :name))',
+                ExpressionAttributeNames: { '#id': connectionsTable.partitionKey, '#gone': GONE },
+                ExpressionAttributeValues: { ':channel': new Set([channel]), ':name': channel, ':max': maxSubscriptionsPerConnection },
+              },
+            },
+            {
+              Put: {
+                TableName: subscriptionsTableName,
+                Item: {
+                  ...this.subscriptionKey(channel, connectionId),
+                  ...member,
+                  channel,
+                  presence,
+                  subscribedAt: Date.now(),
+                  ...(options.replay && { replaying: true, replayUntil: options.replay.leaseUntil, since: options.replay.since }),
+                },
+              },
+            },
+            presence
+              ? { Put: { TableName: subscriptionsTableName, Item: { ...this.presenceItemKey(channel, connectionId), ...member } } }
+              : { Delete: { TableName: subscriptionsTableName, Key: this.presenceItemKey(channel, connectionId) } },
+          ],
         }),
       );
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw await this.explainRefusedSubscribe(connectionId);
+      if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
+        throw await this.explainRefusedSubscribe(connectionId);
+      }
       throw error;
     }
-    await dynamo.send(
-      new PutCommand({
-        TableName: subscriptionsTableName,
-        Item: {
-          [subscriptionsTable.partitionKey]: channelRegionKey(region, channel),
-          [subscriptionsTable.sortKey.name]: connectionId,
-          channel,
-          region,
-          sub: subject,
-          presence: options.presence === true,
-          subscribedAt: Date.now(),
-          ...(options.replayFrom && { replaying: true, since: options.replayFrom }),
-          [subscriptionsTable.timeToLiveAttribute]: nowSeconds() + connectionTtlSeconds,
-        },
-      }),
-    );
   }
 
   private subscriptionKey(channel: string, connectionId: string) {
@@ -102,6 +116,10 @@ export class ConnectionStore {
       [subscriptionsTable.partitionKey]: channelRegionKey(this.options.region, channel),
       [subscriptionsTable.sortKey.name]: connectionId,
     };
+  }
+
+  private presenceItemKey(channel: string, connectionId: string) {
+    return { [subscriptionsTable.partitionKey]: presenceKey(this.options.region, channel), [subscriptionsTable.sortKey.name]: connectionId };
   }
 
   async getSubscription(channel: string, connectionId: string): Promise<Subscriber | undefined> {
@@ -117,45 +135,55 @@ export class ConnectionStore {
    * over, so the worker decides by `since` instead.
    */
   async recordHeldBack(channel: string, connectionId: string, origin: string, seq: number): Promise<boolean> {
+    const now = Date.now();
     try {
       await this.options.dynamo.send(
         new UpdateCommand({
           TableName: this.options.subscriptionsTableName,
           Key: this.subscriptionKey(channel, connectionId),
           UpdateExpression: 'SET #held = :seq',
-          ConditionExpression: 'replaying = :true AND (attribute_not_exists(#held) OR #held < :seq)',
+          ConditionExpression: 'replaying = :true AND replayUntil > :now AND (attribute_not_exists(#held) OR #held < :seq)',
           ExpressionAttributeNames: { '#held': heldBackAttribute(origin) },
-          ExpressionAttributeValues: { ':true': true, ':seq': seq },
+          ExpressionAttributeValues: { ':true': true, ':seq': seq, ':now': now },
         }),
       );
       return true;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
-    // A higher seq of this origin is already recorded (still held back) or the replay is over.
-    return (await this.getSubscription(channel, connectionId))?.replaying === true;
+    // A higher seq of this origin is already recorded (still held back), or the replay is over.
+    const subscription = await this.getSubscription(channel, connectionId);
+    return subscription !== undefined && isReplaying(subscription, now);
   }
 
   /**
-   * Hands a replaying subscription over to live delivery with `since` as its floor. Refused
-   * (false) while a worker has held back a seq above `since`: the replay must send it first.
+   * Hands a replaying subscription over to live delivery with `since` as its floor, and
+   * returns the highest seq per origin that workers held back for it up to that instant (the
+   * replay must post those from history), or undefined when the subscription is gone. One
+   * write: a worker's hold-back either happened before it (and is returned) or sees the
+   * handover and delivers by `since` itself.
    */
-  async finishReplay(channel: string, connectionId: string, since: Record<string, number>): Promise<boolean> {
+  async finishReplay(channel: string, connectionId: string, since: Record<string, number>): Promise<Record<string, number> | undefined> {
     const origins = Object.keys(since);
+    const heldBack = origins.map((_, i) => `#h${i}`);
     try {
-      await this.options.dynamo.send(
+      const { Attributes } = await this.options.dynamo.send(
         new UpdateCommand({
           TableName: this.options.subscriptionsTableName,
           Key: this.subscriptionKey(channel, connectionId),
-          UpdateExpression: `SET since = :since REMOVE replaying, ${origins.map((_, i) => `#h${i}`).join(', ')}`,
-          ConditionExpression: origins.map((_, i) => `(attribute_not_exists(#h${i}) OR #h${i} <= :s${i})`).join(' AND '),
-          ExpressionAttributeNames: Object.fromEntries(origins.map((origin, i) => [`#h${i}`, heldBackAttribute(origin)])),
-          ExpressionAttributeValues: { ':since': since, ...Object.fromEntries(origins.map((origin, i) => [`:s${i}`, since[origin]])) },
+          UpdateExpression: `SET since = :since REMOVE replaying, replayUntil${heldBack.map((name) => `, ${name}`).join('')}`,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: {
+            '#pk': subscriptionsTable.partitionKey,
+            ...Object.fromEntries(origins.map((origin, i) => [`#h${i}`, heldBackAttribute(origin)])),
+          },
+          ExpressionAttributeValues: { ':since': since },
+          ReturnValues: 'ALL_OLD',
         }),
       );
-      return true;
+      return toSubscriber(Attributes!).skipped ?? {};
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
   }
@@ -165,13 +193,14 @@ export class ConnectionStore {
     let position = decodeCursor(cursor, regions.length);
     const members: PresenceMember[] = [];
     while (position && members.length < limit) {
+      // Presence items hold members only: every item a page reads is returned, so a page costs
+      // at most one Query per region however many non-members subscribe.
       const page = await this.options.dynamo.send(
         new QueryCommand({
           TableName: this.options.subscriptionsTableName,
           KeyConditionExpression: '#pk = :pk',
-          FilterExpression: 'presence = :true',
           ExpressionAttributeNames: { '#pk': subscriptionsTable.partitionKey },
-          ExpressionAttributeValues: { ':pk': channelRegionKey(regions[position.region]!, channel), ':true': true },
+          ExpressionAttributeValues: { ':pk': presenceKey(regions[position.region]!, channel) },
           Limit: limit - members.length,
           ExclusiveStartKey: position.key,
         }),
@@ -197,14 +226,8 @@ export class ConnectionStore {
 
   /** Unsubscribes; returns whether the connection was in the channel's presence set. */
   async unsubscribe(connectionId: string, channel: string): Promise<{ presence: boolean }> {
-    const { dynamo, connectionsTableName, subscriptionsTableName, region } = this.options;
-    const { Attributes } = await dynamo.send(
-      new DeleteCommand({
-        TableName: subscriptionsTableName,
-        Key: { [subscriptionsTable.partitionKey]: channelRegionKey(region, channel), [subscriptionsTable.sortKey.name]: connectionId },
-        ReturnValues: 'ALL_OLD',
-      }),
-    );
+    const { dynamo, connectionsTableName } = this.options;
+    const { presence } = await this.removeSubscription(channel, connectionId);
     await dynamo.send(
       new UpdateCommand({
         TableName: connectionsTableName,
@@ -217,6 +240,19 @@ export class ConnectionStore {
     ).catch((error: unknown) => {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     });
+    return { presence };
+  }
+
+  /**
+   * Deletes one subscription and its presence item by key, whether or not the connection
+   * item still lists it (a post answered 410 finds an orphan this way); returns whether the
+   * connection was in the channel's presence set.
+   */
+  async removeSubscription(channel: string, connectionId: string): Promise<{ presence: boolean }> {
+    const { Attributes } = await this.options.dynamo.send(
+      new DeleteCommand({ TableName: this.options.subscriptionsTableName, Key: this.subscriptionKey(channel, connectionId), ReturnValues: 'ALL_OLD' }),
+    );
+    await this.options.dynamo.send(new DeleteCommand({ TableName: this.options.subscriptionsTableName, Key: this.presenceItemKey(channel, connectionId) }));
     return { presence: Attributes?.presence === true };
   }
 
@@ -228,22 +264,37 @@ export class ConnectionStore {
         ConsistentRead: true,
       }),
     );
-    if (!Item) return undefined;
-    const set = (name: string) => [...((Item[name] as Set<string> | undefined) ?? [])];
-    return { region: Item.region, sub: Item.sub, channels: set('channels'), presenceChannels: set('presenceChannels') };
+    return Item && !Item[GONE] ? toConnectionRecord(Item) : undefined;
   }
 
   /**
    * Deletes a connection and every subscription it holds, and returns what it was (for
    * presence leave events); removing a gone connection is a no-op that returns undefined.
+   * It first marks the connection gone and reads its channels in the same write: from then
+   * on no subscribe can commit (its transaction checks the mark), and every subscribe that
+   * committed before is in the set read, so nothing is left behind.
    */
   async remove(connectionId: string): Promise<ConnectionRecord | undefined> {
-    const { dynamo, connectionsTableName, subscriptionsTableName, region } = this.options;
-    const connection = await this.get(connectionId);
-    const keys = (connection?.channels ?? []).map((channel) => ({
-      [subscriptionsTable.partitionKey]: channelRegionKey(region, channel),
-      [subscriptionsTable.sortKey.name]: connectionId,
-    }));
+    const { dynamo, connectionsTableName, subscriptionsTableName } = this.options;
+    let connection: ConnectionRecord;
+    try {
+      const { Attributes } = await dynamo.send(
+        new UpdateCommand({
+          TableName: connectionsTableName,
+          Key: { [connectionsTable.partitionKey]: connectionId },
+          UpdateExpression: 'SET #gone = :true',
+          ConditionExpression: 'attribute_exists(#id)',
+          ExpressionAttributeNames: { '#id': connectionsTable.partitionKey, '#gone': GONE },
+          ExpressionAttributeValues: { ':true': true },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      connection = toConnectionRecord(Attributes!);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+    const keys = connection.channels.flatMap((channel) => [this.subscriptionKey(channel, connectionId), this.presenceItemKey(channel, connectionId)]);
     for (let i = 0; i < keys.length; i += 25) {
       let requests: Record<string, unknown>[] | undefined = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
       for (let attempt = 0; requests?.length; attempt++) {
@@ -252,9 +303,7 @@ export class ConnectionStore {
         requests = result.UnprocessedItems?.[subscriptionsTableName];
       }
     }
-    await dynamo.send(
-      new DeleteCommand({ TableName: connectionsTableName, Key: { [connectionsTable.partitionKey]: connectionId } }),
-    );
+    await dynamo.send(new DeleteCommand({ TableName: connectionsTableName, Key: { [connectionsTable.partitionKey]: connectionId } }));
     return connection;
   }
 
@@ -269,7 +318,7 @@ export class ConnectionStore {
           KeyConditionExpression: '#pk = :pk',
           ExpressionAttributeNames: { '#pk': subscriptionsTable.partitionKey, '#sk': subscriptionsTable.sortKey.name },
           ExpressionAttributeValues: { ':pk': channelRegionKey(region, channel) },
-          ProjectionExpression: '#sk, since, replaying',
+          ProjectionExpression: '#sk, since, replaying, replayUntil',
           // Strong: a subscription made just before a publish must see that publish.
           ConsistentRead: true,
           ExclusiveStartKey,
@@ -294,10 +343,25 @@ export interface Subscriber {
   connectionId: string;
   /** Highest seq per origin the client already has: never delivered again. */
   since?: Record<string, number>;
-  /** The router is replaying history to it: sequenced messages are held back, not posted. */
+  /** The router is replaying history to it: sequenced messages are held back, not posted, until `replayUntil`. */
   replaying?: boolean;
+  /** Epoch ms when the replay's lease ends: a replay that died holds nothing back after it. */
+  replayUntil?: number;
   /** While replaying: the highest seq per origin a worker held back. */
   skipped?: Record<string, number>;
+}
+
+/** Set on a connection item by `remove`: no subscribe may commit after it. */
+const GONE = 'gone';
+
+/** Whether a worker must hold sequenced messages back for this subscription now. */
+export function isReplaying(subscriber: Subscriber, now = Date.now()): boolean {
+  return subscriber.replaying === true && (subscriber.replayUntil ?? 0) > now;
+}
+
+function toConnectionRecord(item: Record<string, unknown>): ConnectionRecord {
+  const set = (name: string) => [...((item[name] as Set<string> | undefined) ?? [])];
+  return { region: item.region as string, sub: item.sub as string, channels: set('channels'), presenceChannels: set('presenceChannels') };
 }
 
 /** One top-level attribute per origin (`heldBack:<region>`), so no item ever needs an empty map. */
@@ -310,6 +374,7 @@ function toSubscriber(item: Record<string, unknown>): Subscriber {
     connectionId: item[subscriptionsTable.sortKey.name] as string,
     since: item.since as Record<string, number> | undefined,
     replaying: item.replaying === true,
+    ...(typeof item.replayUntil === 'number' && { replayUntil: item.replayUntil }),
     ...(heldBack.length && { skipped: Object.fromEntries(heldBack.map(([name, seq]) => [name.slice(HELD_BACK_PREFIX.length), seq as number])) }),
   };
 }

@@ -1,16 +1,16 @@
-import { GoneException, type ApiGatewayManagementApiClient, type PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionStore } from './connection-store';
-import type { IdempotencyLedger } from './dedup';
-import type { MessageHistory } from './history';
-import { deliverBatch, type DeliveryWorkerDeps } from './delivery-worker';
+import type { MessageHistory, SequencedEnvelope } from './history';
+import type { ConnectionPoster, PostOutcome } from './poster';
+import { deliverBatch, type DeliveryWorkerDeps, type RetryScheduler } from './delivery-worker';
 import type { Envelope } from './protocol';
 
 // The worker's collaborators in memory: these tests prove its batching and failure logic;
 // test/e2e proves it against the real local API Gateway and DynamoDB Local.
 function fakeStore(subscribers: Record<string, string[]>) {
   const removed: string[] = [];
+  const removedSubscriptions: string[] = [];
   const store = {
     async *subscribers(channel: string) {
       const ids = subscribers[channel] ?? [];
@@ -19,37 +19,54 @@ function fakeStore(subscribers: Record<string, string[]>) {
     async remove(connectionId: string) {
       removed.push(connectionId);
     },
+    async removeSubscription(channel: string, connectionId: string) {
+      removedSubscriptions.push(`${channel}/${connectionId}`);
+      return { presence: false };
+    },
   } as unknown as ConnectionStore;
-  return { store, removed };
+  return { store, removed, removedSubscriptions };
 }
 
-function fakeConnections(outcome: (connectionId: string, frame: { id: string }) => 'ok' | 'gone' | 'throttled') {
+/** A poster port answering `outcome`; records every frame that arrived, unpacking batch frames. */
+function fakePoster(outcome: (connectionId: string, frame: { id: string }) => PostOutcome = () => 'ok') {
   const posts: Array<{ connectionId: string; id: string }> = [];
+  const frames: Array<{ connectionId: string; bytes: number; frame: { type: string; id: string; frames?: Array<{ id: string }> } }> = [];
   let inFlight = 0;
   let maxInFlight = 0;
-  const client = {
-    async send(command: PostToConnectionCommand) {
-      const connectionId = command.input.ConnectionId!;
-      const frame = JSON.parse(Buffer.from(command.input.Data as Uint8Array).toString());
+  const poster: ConnectionPoster = {
+    async post(connectionId, payload) {
+      const frame = JSON.parse(Buffer.from(payload).toString());
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise((r) => setTimeout(r, 1));
       inFlight--;
       const result = outcome(connectionId, frame);
-      if (result === 'gone') throw new GoneException({ message: 'gone', $metadata: {} });
-      if (result === 'throttled') throw Object.assign(new Error('throttled'), { name: 'LimitExceededException' });
-      posts.push({ connectionId, id: frame.id });
-      return {};
+      if (result !== 'ok') return result;
+      frames.push({ connectionId, bytes: payload.byteLength, frame });
+      for (const inner of frame.type === 'batch' ? frame.frames : [frame]) posts.push({ connectionId, id: inner.id });
+      return 'ok';
     },
-  } as unknown as ApiGatewayManagementApiClient;
-  return { client, posts, maxInFlight: () => maxInFlight };
+  };
+  return { poster, posts, frames, maxInFlight: () => maxInFlight };
 }
 
-/** Every client id is new unless listed as already delivered in this region. */
-const deps = (partial: Omit<DeliveryWorkerDeps, 'region' | 'idempotency' | 'history'>, delivered: string[] = []): DeliveryWorkerDeps => ({
+/** History that already holds everything, unless told which ids it cannot store. */
+function fakeHistory(unstorable: string[] = []) {
+  const stored: SequencedEnvelope[] = [];
+  const history = {
+    async storeReceived(envelopes: SequencedEnvelope[]) {
+      stored.push(...envelopes);
+      return new Set(envelopes.filter((e) => unstorable.includes(e.id)));
+    },
+  } as unknown as MessageHistory;
+  return { history, stored };
+}
+
+const deps = (partial: Pick<DeliveryWorkerDeps, 'store' | 'poster' | 'ttlSeconds' | 'concurrency'> & Partial<DeliveryWorkerDeps>): DeliveryWorkerDeps => ({
   region: 'us-east-1',
-  history: { append: async () => undefined } as unknown as MessageHistory,
-  idempotency: { claimDelivery: async (_region: string, _channel: string, id: string) => !delivered.includes(id) } as unknown as IdempotencyLedger,
+  history: fakeHistory().history,
+  maxBatchFrameBytes: 32 * 1024,
+  retryDelaySeconds: 2,
   ...partial,
 });
 
@@ -71,9 +88,9 @@ const batch = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
 describe('deliverBatch', () => {
   it('posts every event to every subscriber of its channel, in batch order, one Query page at a time', async () => {
     const { store } = fakeStore({ 'room:1': ['c1', 'c2', 'c3'], 'room:2': ['c4'] });
-    const connections = fakeConnections(() => 'ok');
+    const connections = fakePoster(() => 'ok');
     const result = await deliverBatch(
-      deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 4 }),
+      deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 4 }),
       batch(record({ id: 'a' }), record({ id: 'b', channel: 'room:2' }), record({ id: 'c' })),
     );
     expect(result.batchItemFailures).toEqual([]);
@@ -82,47 +99,67 @@ describe('deliverBatch', () => {
     expect(result.stats).toMatchObject({ records: 3, subscribers: 4, posted: 7, failed: 0 });
   });
 
-  it('deletes a connection that answers 410 Gone and does not retry the event', async () => {
-    const { store, removed } = fakeStore({ 'room:1': ['live', 'stale'] });
-    const connections = fakeConnections((id) => (id === 'stale' ? 'gone' : 'ok'));
-    const result = await deliverBatch(deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 2 }), batch(record({}), record({})));
+  it('removes a connection that answers 410 Gone, and its subscription by key (an orphan included), without retrying the event', async () => {
+    const { store, removed, removedSubscriptions } = fakeStore({ 'room:1': ['live', 'stale'] });
+    const connections = fakePoster((id) => (id === 'stale' ? 'gone' : 'ok'));
+    const result = await deliverBatch(deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 2 }), batch(record({}), record({})));
     expect(removed).toEqual(['stale']);
+    expect(removedSubscriptions).toEqual(['room:1/stale']);
     expect(result.batchItemFailures).toEqual([]);
     expect(result.stats.gone).toBe(1);
   });
 
-  it('reports a throttled event and every later event of its channel as batch item failures', async () => {
+  it('reports a throttled event and every later event of its channel as failures, and brings them back within seconds', async () => {
     const { store } = fakeStore({ 'room:1': ['c1', 'c2'], 'room:2': ['c3'] });
     const first = record({ id: 'first' });
     const throttled = record({ id: 'throttled' });
     const later = record({ id: 'later' });
     const otherChannel = record({ id: 'other', channel: 'room:2' });
-    const connections = fakeConnections((id, frame) => (id === 'c2' && frame.id === 'throttled' ? 'throttled' : 'ok'));
+    const scheduled: Array<{ ids: string[]; delaySeconds: number }> = [];
+    const retry: RetryScheduler = { retryAfter: async (records, delaySeconds) => void scheduled.push({ ids: records.map((r) => r.messageId), delaySeconds }) };
+    const connections = fakePoster((id, frame) => (id === 'c2' && frame.id === 'throttled' ? 'throttled' : 'ok'));
     const result = await deliverBatch(
-      deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 2 }),
+      deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 2, retry, retryDelaySeconds: 2 }),
       batch(first, throttled, later, otherChannel),
     );
-    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([throttled.messageId, later.messageId].sort());
+    const failed = [throttled.messageId, later.messageId].sort();
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(failed);
     expect(connections.posts.some((p) => p.connectionId === 'c2' && p.id === 'later')).toBe(false);
+    expect(scheduled.map((s) => ({ ...s, ids: s.ids.sort() }))).toEqual([{ ids: failed, delaySeconds: 2 }]);
+    expect(result.stats.throttled).toBe(1);
+  });
+
+  it('stores sequenced messages of other origins in this region\'s history before posting; one it cannot store is failed, not delivered', async () => {
+    const { store } = fakeStore({ 'room:1': ['c1'] });
+    const { history, stored } = fakeHistory(['unstorable']);
+    const connections = fakePoster();
+    const own = record({ id: 'own', seq: 1 });
+    const remote = record({ id: 'remote', seq: 1, origin: 'eu-west-1' });
+    const unstorable = record({ id: 'unstorable', seq: 2, origin: 'eu-west-1' });
+    const result = await deliverBatch(deps({ store, poster: connections.poster, history, ttlSeconds: 0, concurrency: 1 }), batch(own, remote, unstorable));
+    expect(stored.map((e) => e.id).sort()).toEqual(['remote', 'unstorable']);
+    expect(connections.posts.map((p) => p.id)).toEqual(['own', 'remote']);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: unstorable.messageId }]);
+    expect(result.stats.stored).toBe(1);
   });
 
   it('fails a record whose body is not an envelope so that SQS moves it to the DLQ', async () => {
     const { store } = fakeStore({ 'room:1': ['c1'] });
-    const connections = fakeConnections(() => 'ok');
+    const connections = fakePoster(() => 'ok');
     const poison = record('{"not":"an envelope"}');
     const notJson = record('}{');
     const good = record({ id: 'good' });
-    const result = await deliverBatch(deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 1 }), batch(poison, notJson, good));
+    const result = await deliverBatch(deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1 }), batch(poison, notJson, good));
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([poison.messageId, notJson.messageId].sort());
     expect(connections.posts.map((p) => p.id)).toEqual(['good']);
   });
 
   it('drops and counts events older than the class TTL instead of delivering them late', async () => {
     const { store } = fakeStore({ 'room:1': ['c1'] });
-    const connections = fakeConnections(() => 'ok');
+    const connections = fakePoster(() => 'ok');
     const now = Date.now();
     const result = await deliverBatch(
-      deps({ store, connections: connections.client, ttlSeconds: 10, concurrency: 1, now: () => now }),
+      deps({ store, poster: connections.poster, ttlSeconds: 10, concurrency: 1, now: () => now }),
       batch(record({ id: 'old', ts: now - 11_000, class: 'ephemeral' }), record({ id: 'fresh', ts: now - 1_000, class: 'ephemeral' })),
     );
     expect(connections.posts.map((p) => p.id)).toEqual(['fresh']);
@@ -133,40 +170,39 @@ describe('deliverBatch', () => {
   it('keeps at most `concurrency` posts in flight', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
     const { store } = fakeStore({ 'room:1': ids });
-    const connections = fakeConnections(() => 'ok');
+    const connections = fakePoster(() => 'ok');
     // The fake store pages by 2, so a bound above the page size would not be exercised: use one page.
     const onePage = { ...store, subscribers: async function* () { yield ids.map((connectionId) => ({ connectionId })); } } as unknown as ConnectionStore;
-    await deliverBatch(deps({ store: onePage, connections: connections.client, ttlSeconds: 0, concurrency: 3 }), batch(record({})));
+    await deliverBatch(deps({ store: onePage, poster: connections.poster, ttlSeconds: 0, concurrency: 3 }), batch(record({})));
     expect(connections.posts).toHaveLength(20);
     expect(connections.maxInFlight()).toBe(3);
   });
 
   it('coalesces several ephemeral events due for one connection into one batch frame', async () => {
     const { store } = fakeStore({ 'room:1': ['c1', 'c2'] });
-    const frames: unknown[] = [];
-    const client = {
-      async send(command: PostToConnectionCommand) {
-        frames.push(JSON.parse(Buffer.from(command.input.Data as Uint8Array).toString()));
-        return {};
-      },
-    } as unknown as ApiGatewayManagementApiClient;
+    const connections = fakePoster();
     const result = await deliverBatch(
-      deps({ store, connections: client, ttlSeconds: 10, concurrency: 2 }),
+      deps({ store, poster: connections.poster, ttlSeconds: 10, concurrency: 2 }),
       batch(record({ id: 'e1', class: 'ephemeral' }), record({ id: 'e2', class: 'ephemeral' }), record({ id: 'e3', class: 'ephemeral' })),
     );
-    expect(frames).toHaveLength(2);
-    expect(frames[0]).toMatchObject({ type: 'batch', frames: [{ id: 'e1' }, { id: 'e2' }, { id: 'e3' }] });
+    expect(connections.frames).toHaveLength(2);
+    expect(connections.frames[0]!.frame).toMatchObject({ type: 'batch', frames: [{ id: 'e1' }, { id: 'e2' }, { id: 'e3' }] });
     expect(result.stats).toMatchObject({ posted: 2, delivered: 6 });
   });
 
-  it('does not deliver a client id that this region already delivered from another origin', async () => {
+  it('caps coalesced frames by bytes: ten 30 KB ephemeral events never make a frame over the cap, and all arrive in order', async () => {
     const { store } = fakeStore({ 'room:1': ['c1'] });
-    const connections = fakeConnections(() => 'ok');
-    const retried = record({ id: 'client-key', clientId: true, origin: 'eu-west-1' });
-    const result = await deliverBatch(deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 1 }, ['client-key']), batch(retried, record({ id: 'other' })));
-    expect(connections.posts.map((p) => p.id)).toEqual(['other']);
-    expect(result.stats.duplicates).toBe(1);
-    expect(result.batchItemFailures).toEqual([]);
+    const connections = fakePoster();
+    const big = (id: string) => record({ id, class: 'ephemeral', data: 'x'.repeat(30_000) });
+    const small = (id: string) => record({ id, class: 'ephemeral', data: 'y' });
+    const events = [small('s0'), ...Array.from({ length: 10 }, (_, i) => big(`b${i}`)), small('s1'), small('s2')];
+    await deliverBatch(deps({ store, poster: connections.poster, ttlSeconds: 10, concurrency: 1, maxBatchFrameBytes: 32 * 1024 }), batch(...events));
+    expect(connections.posts.map((p) => p.id)).toEqual(['s0', ...Array.from({ length: 10 }, (_, i) => `b${i}`), 's1', 's2']);
+    for (const { bytes, frame } of connections.frames) {
+      if (frame.type === 'batch') expect(bytes).toBeLessThanOrEqual(32 * 1024);
+    }
+    expect(Math.max(...connections.frames.map((f) => f.bytes))).toBeLessThan(128 * 1024);
+    expect(connections.frames.at(-1)!.frame).toMatchObject({ type: 'batch', frames: [{ id: 'b9' }, { id: 's1' }, { id: 's2' }] });
   });
 
   it('skips sequenced events a subscriber already has (seq at or below its since) but delivers unsequenced ones', async () => {
@@ -175,9 +211,9 @@ describe('deliverBatch', () => {
         yield [{ connectionId: 'c1', since: { 'us-east-1': 5 } }];
       },
     } as unknown as ConnectionStore;
-    const connections = fakeConnections(() => 'ok');
+    const connections = fakePoster(() => 'ok');
     await deliverBatch(
-      deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 1 }),
+      deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1 }),
       batch(record({ id: 'old', seq: 5 }), record({ id: 'new', seq: 6 }), record({ id: 'other-origin', seq: 2, origin: 'eu-west-1' })),
     );
     expect(connections.posts.map((p) => p.id)).toEqual(['new', 'other-origin']);
@@ -187,7 +223,7 @@ describe('deliverBatch', () => {
     const held: number[] = [];
     const store = {
       async *subscribers() {
-        yield [{ connectionId: 'c1', replaying: true, since: { 'us-east-1': 0 } }];
+        yield [{ connectionId: 'c1', replaying: true, replayUntil: Date.now() + 30_000, since: { 'us-east-1': 0 } }];
       },
       async recordHeldBack(_channel: string, _id: string, _origin: string, seq: number) {
         if (seq >= 8) return false; // the replay handed over before seq 8 was recorded
@@ -198,20 +234,34 @@ describe('deliverBatch', () => {
         return { connectionId: 'c1', since: { 'us-east-1': 8 } };
       },
     } as unknown as ConnectionStore;
-    const connections = fakeConnections(() => 'ok');
+    const connections = fakePoster();
     await deliverBatch(
-      deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 1 }),
+      deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1 }),
       batch(record({ id: 's7', seq: 7 }), record({ id: 's8', seq: 8 }), record({ id: 's9', seq: 9 })),
     );
     expect(held).toEqual([7]);
     expect(connections.posts.map((p) => p.id)).toEqual(['s9']);
   });
 
+  it('holds nothing back for a replay whose lease has run out (the replay died): it delivers by the subscription\'s since', async () => {
+    const store = {
+      async *subscribers() {
+        yield [{ connectionId: 'c1', replaying: true, replayUntil: Date.now() - 1, since: { 'us-east-1': 3 } }];
+      },
+      async recordHeldBack() {
+        throw new Error('must not be asked: the lease is over');
+      },
+    } as unknown as ConnectionStore;
+    const connections = fakePoster();
+    await deliverBatch(deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1 }), batch(record({ id: 's3', seq: 3 }), record({ id: 's4', seq: 4 })));
+    expect(connections.posts.map((p) => p.id)).toEqual(['s4']);
+  });
+
   it('orders sequenced events by seq within each origin, whatever order the batch brought them in', async () => {
     const { store } = fakeStore({ 'room:1': ['c1'] });
-    const connections = fakeConnections(() => 'ok');
+    const connections = fakePoster(() => 'ok');
     await deliverBatch(
-      deps({ store, connections: connections.client, ttlSeconds: 0, concurrency: 1 }),
+      deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1 }),
       batch(
         record({ id: 'us5', seq: 5 }),
         record({ id: 'eu1', seq: 1, origin: 'eu-west-1' }),

@@ -1,22 +1,34 @@
-import { GoneException, PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { forEachWithConcurrency } from './concurrency';
-import type { ConnectionStore, Subscriber } from './connection-store';
-import type { IdempotencyLedger } from './dedup';
-import type { MessageHistory } from './history';
+import { isReplaying, type ConnectionStore, type Subscriber } from './connection-store';
+import type { MessageHistory, SequencedEnvelope } from './history';
 import { dataDepthProblem } from './json-data';
-import { EnvelopeSchema, envelopeFrame, type BatchFrame, type Envelope } from './protocol';
+import type { ConnectionPoster } from './poster';
+import { EnvelopeSchema, envelopeFrame, type Envelope } from './protocol';
+
+/**
+ * Port: makes failed records of this batch visible again after a short delay, instead of
+ * after the queue's visibility timeout (minutes for the critical class). Best effort: when
+ * it fails, the visibility timeout still brings the records back.
+ */
+export interface RetryScheduler {
+  retryAfter(records: readonly SQSRecord[], delaySeconds: number): Promise<void>;
+}
 
 export interface DeliveryWorkerDeps {
   region: string;
   store: ConnectionStore;
-  connections: ApiGatewayManagementApiClient;
-  idempotency: IdempotencyLedger;
+  poster: ConnectionPoster;
   history: MessageHistory;
   /** Events older than this are dropped instead of delivered late; 0 keeps every event. */
   ttlSeconds: number;
   /** PostToConnection calls in flight. */
   concurrency: number;
+  /** Largest coalesced `batch` frame, bytes; an event larger than this goes alone. */
+  maxBatchFrameBytes: number;
+  retry?: RetryScheduler;
+  /** Seconds before a failed record is delivered again. */
+  retryDelaySeconds: number;
   now?: () => number;
 }
 
@@ -24,8 +36,8 @@ export type DeliveryStats = {
   records: number;
   invalid: number;
   expired: number;
-  /** Copies of a client id this region already delivered (a retry published in another region). */
-  duplicates: number;
+  /** Sequenced messages from other origins this region stored in its history before fanning out. */
+  stored: number;
   /** Subscription items read by Query. */
   subscribers: number;
   /** Every DynamoDB item read (subscriptions, plus re-reads after a replay handover). */
@@ -37,24 +49,28 @@ export type DeliveryStats = {
   /** Sequenced events held back for a replaying subscription, or already held by the client. */
   skipped: number;
   gone: number;
+  throttled: number;
   failed: number;
 };
 
 interface PendingEvent {
   record: SQSRecord;
   envelope: Envelope;
-  frame: object;
   /** The frame serialized once per event, not once per subscriber: this is the hot path. */
-  payload: Uint8Array;
+  payload: string;
 }
 
 /**
- * Delivers one SQS batch to this region's subscribers. Per channel, events go to each
- * connection in order (by seq per origin); when a post fails (throttled, 5xx after the
- * SDK's own retries) that event and every later event of the channel are reported in
- * `batchItemFailures`, so SQS redelivers them in order rather than skipping one. A gone
- * connection (410) is deleted, not retried. Several unsequenced (ephemeral) events due for
- * one connection go out as one `batch` frame.
+ * Delivers one SQS batch to this region's subscribers.
+ * - Sequenced messages from other origins are stored in this region's history first, so a
+ *   recovery here finds everything this region delivered, whatever replication is doing.
+ * - Per channel, events go to each connection in order (by seq per origin). When a post is
+ *   throttled or fails, that event and every later event of the channel are reported in
+ *   `batchItemFailures` and scheduled to come back within seconds; subscribers that got
+ *   them already drop the copies by (origin, seq).
+ * - A gone connection (410) is removed with its subscription, not retried.
+ * - Several unsequenced (ephemeral) events due for one connection go out as `batch` frames
+ *   of at most `maxBatchFrameBytes`.
  */
 export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): Promise<SQSBatchResponse & { stats: DeliveryStats }> {
   const now = (deps.now ?? Date.now)();
@@ -62,85 +78,96 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
     records: event.Records.length,
     invalid: 0,
     expired: 0,
-    duplicates: 0,
+    stored: 0,
     subscribers: 0,
     itemsRead: 0,
     posted: 0,
     delivered: 0,
     skipped: 0,
     gone: 0,
+    throttled: 0,
     failed: 0,
   };
-  const failed = new Set<string>();
-  const byChannel = new Map<string, PendingEvent[]>();
-
-  const parsed = event.Records.map((record) => {
+  const failed = new Set<SQSRecord>();
+  const accepted: PendingEvent[] = [];
+  for (const record of event.Records) {
     const envelope = parseEnvelope(record.body);
-    return { record, envelope, frame: envelope && envelopeFrame(envelope) };
-  });
-  // Claims of client ids are independent writes: make them together, not one after another.
-  const claimed = await Promise.all(
-    parsed.map(({ envelope }) =>
-      envelope?.clientId ? deps.idempotency.claimDelivery(deps.region, envelope.channel, envelope.id, envelope.origin) : true,
-    ),
-  );
-  for (const [index, { record, envelope, frame }] of parsed.entries()) {
+    const frame = envelope && envelopeFrame(envelope);
     if (!envelope || !frame) {
       // Not ours to drop: failing it sends it to the DLQ after maxReceiveCount, where an alarm fires.
       console.error(JSON.stringify({ msg: 'invalid envelope', messageId: record.messageId, body: record.body.slice(0, 512) }));
       stats.invalid++;
-      failed.add(record.messageId);
-      continue;
-    }
-    if (deps.ttlSeconds > 0 && now - envelope.ts > deps.ttlSeconds * 1000) {
+      failed.add(record);
+    } else if (deps.ttlSeconds > 0 && now - envelope.ts > deps.ttlSeconds * 1000) {
       stats.expired++;
-      continue;
+    } else {
+      accepted.push({ record, envelope, payload: JSON.stringify(frame) });
     }
-    if (!claimed[index]) {
-      stats.duplicates++;
-      continue;
-    }
-    const pending = { record, envelope, frame, payload: Buffer.from(JSON.stringify(frame)) };
-    const channelEvents = byChannel.get(envelope.channel);
-    if (channelEvents) channelEvents.push(pending);
-    else byChannel.set(envelope.channel, [pending]);
   }
 
-  const gone = new Set<string>();
+  const received = accepted.filter((e) => e.envelope.seq !== undefined && e.envelope.origin !== deps.region);
+  const notStored = await deps.history.storeReceived(received.map((e) => e.envelope as SequencedEnvelope)).catch(() => new Set(received.map((e) => e.envelope)));
+  stats.stored = received.length - notStored.size;
+  const byChannel = new Map<string, PendingEvent[]>();
+  for (const pending of accepted) {
+    // Not in this region's history yet: delivering it could leave a recovery here without it.
+    if (notStored.has(pending.envelope as SequencedEnvelope)) {
+      failed.add(pending.record);
+      continue;
+    }
+    const channelEvents = byChannel.get(pending.envelope.channel);
+    if (channelEvents) channelEvents.push(pending);
+    else byChannel.set(pending.envelope.channel, [pending]);
+  }
+
+  const gone = new Map<string, Set<string>>();
   for (const [channel, unordered] of byChannel) {
     const events = orderForDelivery(unordered);
-    // Only unsequenced (ephemeral) events are coalesced; serialize their batch once per channel.
-    const coalesced = events.every((e) => e.envelope.seq === undefined) ? coalesce(events) : undefined;
+    const frames = new FrameBuilder(deps.maxBatchFrameBytes);
     for await (const subscribers of deps.store.subscribers(channel)) {
       stats.subscribers += subscribers.length;
       stats.itemsRead += subscribers.length;
       await forEachWithConcurrency(subscribers, deps.concurrency, async (subscriber) => {
-        const due = await dueFor(deps, channel, subscriber, events, stats);
-        const frames = due.length > 1 && due.every((e) => e.envelope.seq === undefined) ? [coalescedFor(due, events, coalesced)] : due.map(single);
-        for (const { payload, covers } of frames) {
-          try {
-            await deps.connections.send(new PostToConnectionCommand({ ConnectionId: subscriber.connectionId, Data: payload }));
+        const due = await dueFor(deps, channel, subscriber, events, stats, now);
+        for (const { payload, covers } of frames.for(due)) {
+          const outcome = await deps.poster.post(subscriber.connectionId, payload);
+          if (outcome === 'ok') {
             stats.posted++;
             stats.delivered += covers.length;
-          } catch (error) {
-            if (error instanceof GoneException) {
-              gone.add(subscriber.connectionId);
-              return;
-            }
-            console.warn(JSON.stringify({ msg: 'post failed', connectionId: subscriber.connectionId, channel, error: (error as Error).name }));
-            for (const later of events.slice(events.indexOf(covers[0]!))) failed.add(later.record.messageId);
+            continue;
+          }
+          if (outcome === 'gone') {
+            gone.set(subscriber.connectionId, (gone.get(subscriber.connectionId) ?? new Set()).add(channel));
             return;
           }
+          if (outcome === 'throttled') stats.throttled++;
+          console.warn(JSON.stringify({ msg: 'post failed', connectionId: subscriber.connectionId, channel, outcome }));
+          for (const later of events.slice(events.indexOf(covers[0]!))) failed.add(later.record);
+          return;
         }
       });
     }
   }
 
-  await Promise.all([...gone].map((connectionId) => deps.store.remove(connectionId)));
+  await Promise.all(
+    [...gone].map(async ([connectionId, channels]) => {
+      // By key as well: a subscription the connection item does not list (an orphan) goes too.
+      await Promise.all([...channels].map((channel) => deps.store.removeSubscription(channel, connectionId)));
+      await deps.store.remove(connectionId);
+    }),
+  ).catch((error: unknown) => console.warn(JSON.stringify({ msg: 'removing gone connections failed', error: String(error) })));
   stats.gone = gone.size;
   stats.failed = failed.size;
-  return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })), stats };
+  if (failed.size > 0 && deps.retry) {
+    await deps.retry
+      .retryAfter([...failed].filter((record) => !isInvalid(record)), deps.retryDelaySeconds)
+      .catch((error: unknown) => console.warn(JSON.stringify({ msg: 'fast retry not scheduled; the visibility timeout applies', error: String(error) })));
+  }
+  return { batchItemFailures: [...failed].map((record) => ({ itemIdentifier: record.messageId })), stats };
 }
+
+/** Poison records keep their visibility timeout: retrying them fast would only reach the DLQ sooner. */
+const isInvalid = (record: SQSRecord) => parseEnvelope(record.body) === undefined;
 
 /**
  * Sequenced events by seq within their origin, each origin keeping the batch positions its
@@ -167,18 +194,53 @@ interface OutgoingFrame {
   covers: PendingEvent[];
 }
 
-const single = (event: PendingEvent): OutgoingFrame => ({ payload: event.payload, covers: [event] });
+const BATCH_OPEN = '{"type":"batch","frames":[';
+const BATCH_CLOSE = ']}';
 
-/** The whole channel's events as one batch frame, serialized once for every subscriber that gets them all. */
-function coalesce(events: PendingEvent[]): OutgoingFrame | undefined {
-  if (events.length < 2) return undefined;
-  const frame: BatchFrame = { type: 'batch', frames: events.map((e) => e.frame as BatchFrame['frames'][number]) };
-  return { payload: Buffer.from(JSON.stringify(frame)), covers: events };
+/**
+ * The frames for a subscriber's due events: sequenced events alone, runs of unsequenced ones
+ * coalesced into `batch` frames under the byte cap. Built once per distinct due list and
+ * reused for every subscriber with the same one, from the events' own serialized frames.
+ */
+class FrameBuilder {
+  private readonly built = new Map<string, OutgoingFrame[]>();
+
+  constructor(private readonly maxBytes: number) {}
+
+  for(due: PendingEvent[]): OutgoingFrame[] {
+    const key = due.map((e) => e.record.messageId).join('\n');
+    let frames = this.built.get(key);
+    if (!frames) this.built.set(key, (frames = this.build(due)));
+    return frames;
+  }
+
+  private build(due: PendingEvent[]): OutgoingFrame[] {
+    const frames: OutgoingFrame[] = [];
+    let run: PendingEvent[] = [];
+    let runBytes = 0;
+    const flush = () => {
+      if (run.length === 1) frames.push(single(run[0]!));
+      else if (run.length > 1) frames.push({ payload: Buffer.from(`${BATCH_OPEN}${run.map((e) => e.payload).join(',')}${BATCH_CLOSE}`), covers: run });
+      run = [];
+      runBytes = 0;
+    };
+    for (const event of due) {
+      if (event.envelope.seq !== undefined) {
+        flush();
+        frames.push(single(event));
+        continue;
+      }
+      const bytes = Buffer.byteLength(event.payload) + 1;
+      if (run.length > 0 && BATCH_OPEN.length + runBytes + bytes + BATCH_CLOSE.length > this.maxBytes) flush();
+      run.push(event);
+      runBytes += bytes;
+    }
+    flush();
+    return frames;
+  }
 }
 
-function coalescedFor(due: PendingEvent[], all: PendingEvent[], whole: OutgoingFrame | undefined): OutgoingFrame {
-  return whole && due.length === all.length ? whole : coalesce(due)!;
-}
+const single = (event: PendingEvent): OutgoingFrame => ({ payload: Buffer.from(event.payload), covers: [event] });
 
 /** The events this subscriber should get now: sequenced ones it already has or that a replay will bring are left out. */
 async function dueFor(
@@ -187,6 +249,7 @@ async function dueFor(
   subscriber: Subscriber,
   events: PendingEvent[],
   stats: DeliveryStats,
+  now: number,
 ): Promise<PendingEvent[]> {
   if (!subscriber.since && !subscriber.replaying) return events;
   let current = subscriber;
@@ -197,15 +260,13 @@ async function dueFor(
       due.push(event);
       continue;
     }
-    if (current.replaying) {
-      // The replay reads this region's history, where a message from another origin may not
-      // have replicated yet: store the copy in hand first, so the replay never waits for it.
-      if (origin !== deps.region) await deps.history.append({ ...event.envelope, seq }, { trim: false });
+    if (isReplaying(current, now)) {
+      // Already in this region's history (stored above), so the replay will post it.
       if (await deps.store.recordHeldBack(channel, current.connectionId, origin, seq)) {
         stats.skipped++;
         continue;
       }
-      // The replay handed over meanwhile: decide on the `since` it left.
+      // The replay handed over or its lease ran out meanwhile: decide on the `since` it left.
       const reread = await deps.store.getSubscription(channel, current.connectionId);
       stats.itemsRead++;
       if (!reread) return due;
@@ -223,7 +284,7 @@ async function dueFor(
 function parseEnvelope(body: string): Envelope | undefined {
   try {
     const json = JSON.parse(body) as { data?: unknown } | null;
-    // Bounded before the frame is serialized per subscriber: a poison message must not overflow the stack.
+    // Bounded before the frame is serialized: a poison message must not overflow the stack.
     if (dataDepthProblem(json?.data)) return undefined;
     const parsed = EnvelopeSchema.safeParse(json);
     return parsed.success ? parsed.data : undefined;

@@ -31,6 +31,8 @@ export class ProtocolError extends Error {
   constructor(
     readonly kind: ErrorName,
     detail?: string,
+    /** A failed publish's message id: retrying with it is safe (see publish-claim.ts). */
+    readonly messageId?: string,
   ) {
     const entry = ERRORS[kind];
     super(detail ? `${entry.message}: ${detail}` : entry.message);

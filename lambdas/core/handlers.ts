@@ -14,9 +14,12 @@ import { ConnectionStore } from './connection-store';
 import { deliverBatch } from './delivery-worker';
 import { handleEdgeRequest } from './edge';
 import { routeMessage, type RouterEvent } from './message-router';
-import { IdempotencyLedger } from './dedup';
+import { ChangeMessageVisibilityBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { MessageHistory } from './history';
+import { apiGatewayPoster } from './poster';
+import { PublishClaims } from './publish-claim';
 import { publishPresence, type PublisherOptions } from './publisher';
+import type { RetryScheduler } from './delivery-worker';
 import type { Runtime } from './runtime';
 
 /**
@@ -91,8 +94,30 @@ function messageHistory(runtime: Runtime): MessageHistory {
   });
 }
 
-function idempotencyLedger(runtime: Runtime): IdempotencyLedger {
-  return new IdempotencyLedger({ dynamo: runtime.dynamo, dedupTableName: runtime.env.DEDUP_TABLE, windowSeconds: runtime.env.DEDUP_WINDOW_SECONDS });
+/** Past this a pending claim's attempt is presumed dead and a retry may take the id over. */
+const PUBLISH_CLAIM_LEASE_MS = 5_000;
+/** API Gateway ends a route integration at 29 s: a replay hands over within 20 s ... */
+const REPLAY_BUDGET_MS = 20_000;
+/** ... and workers stop holding messages back for a replay that died after 35 s. */
+const REPLAY_LEASE_MS = 35_000;
+
+function publishClaims(runtime: Runtime): PublishClaims {
+  const { env } = runtime;
+  return new PublishClaims({ dynamo: runtime.dynamo, dedupTableName: env.DEDUP_TABLE, windowSeconds: env.DEDUP_WINDOW_SECONDS, pendingLeaseMs: PUBLISH_CLAIM_LEASE_MS });
+}
+
+/** Shortens the visibility of failed records, so SQS brings them back within seconds. */
+function visibilityRetry(runtime: Runtime, queueUrl: string): RetryScheduler {
+  // The same credentials and region as the other clients; only the worker needs SQS.
+  const sqs = new SQSClient({ region: runtime.region, credentials: runtime.dynamo.config.credentials, endpoint: runtime.env.AWS_ENDPOINT_URL_SQS });
+  return {
+    async retryAfter(records, delaySeconds) {
+      for (let i = 0; i < records.length; i += 10) {
+        const entries = records.slice(i, i + 10).map((record, k) => ({ Id: String(k), ReceiptHandle: record.receiptHandle, VisibilityTimeout: delaySeconds }));
+        await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      }
+    },
+  };
 }
 
 function publisherOptions(runtime: Runtime): PublisherOptions {
@@ -102,7 +127,7 @@ function publisherOptions(runtime: Runtime): PublisherOptions {
     region: runtime.region,
     maxPublishDataBytes: runtime.env.MAX_PUBLISH_DATA_BYTES,
     history: messageHistory(runtime),
-    idempotency: idempotencyLedger(runtime),
+    claims: publishClaims(runtime),
   };
 }
 
@@ -116,10 +141,14 @@ export function createMessageRouterHandler(runtime: Runtime) {
     recovery: {
       store,
       history: publisher.history,
-      connections: runtime.connections,
+      poster: apiGatewayPoster(runtime.connections, env.POST_TIMEOUT_MS),
       regions: env.REGIONS,
       maxReplay: env.MAX_REPLAY,
       replicationWaitMs: env.REPLICATION_WAIT_MS,
+      historySettleMs: env.HISTORY_SETTLE_SECONDS * 1000,
+      historyMaxPerChannel: env.HISTORY_MAX_PER_CHANNEL,
+      replayLeaseMs: REPLAY_LEASE_MS,
+      replayBudgetMs: REPLAY_BUDGET_MS,
     },
   };
   return (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event);
@@ -132,11 +161,13 @@ export function createDeliveryWorkerHandler(runtime: Runtime) {
   const deps = {
     region: runtime.region,
     store: connectionStore(runtime),
-    connections: runtime.connections,
-    idempotency: idempotencyLedger(runtime),
+    poster: apiGatewayPoster(runtime.connections, env.POST_TIMEOUT_MS),
     history: messageHistory(runtime),
     ttlSeconds: env.EVENT_TTL_SECONDS,
     concurrency: env.DELIVERY_CONCURRENCY,
+    maxBatchFrameBytes: env.MAX_BATCH_FRAME_BYTES,
+    retryDelaySeconds: env.RETRY_DELAY_SECONDS,
+    ...(env.QUEUE_URL && { retry: visibilityRetry(runtime, env.QUEUE_URL) }),
   };
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const { stats, batchItemFailures } = await deliverBatch(deps, event);

@@ -35,7 +35,7 @@ export async function routeMessage(deps: MessageRouterDeps, event: RouterEvent):
   } catch (error) {
     if (error instanceof ProtocolError) return respond(errorFrame(error, frame.ref));
     console.error(JSON.stringify({ msg: 'router failure', action: frame.action, error: String(error), stack: (error as Error)?.stack }));
-    return respond(errorFrame(new ProtocolError('INTERNAL'), frame.ref));
+    return respond(errorFrame(new ProtocolError(isBug(error) ? 'INTERNAL' : 'UNAVAILABLE'), frame.ref));
   }
 }
 
@@ -81,4 +81,9 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
 
 function respond(frame: ServerFrame): APIGatewayProxyResultV2 {
   return { statusCode: 200, body: JSON.stringify(frame) };
+}
+
+/** A programming error, as opposed to a transient fault of a dependency (DynamoDB, SNS, the network) that a retry may get past. */
+function isBug(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof SyntaxError;
 }

@@ -164,6 +164,8 @@ export interface ErrorFrame {
   message: string;
   retryable: boolean;
   ref?: string | number;
+  /** A failed publish: its message id, so the retry is idempotent even when the client sent none. */
+  id?: string;
 }
 
 export interface PongFrame {
@@ -177,7 +179,14 @@ export interface PongFrame {
 export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame | PresenceEventFrame | MembersFrame | BatchFrame;
 
 export function errorFrame(error: ProtocolError, ref?: string | number): ErrorFrame {
-  return { type: 'error', code: error.code, message: error.message, retryable: error.retryable, ...(ref !== undefined && { ref }) };
+  return {
+    type: 'error',
+    code: error.code,
+    message: error.message,
+    retryable: error.retryable,
+    ...(ref !== undefined && { ref }),
+    ...(error.messageId !== undefined && { id: error.messageId }),
+  };
 }
 
 /** A rejected frame: the error to answer with, and the client's ref when it could be read. */

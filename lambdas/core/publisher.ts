@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { channelAllowed, type Claims } from './auth';
-import type { IdempotencyLedger } from './dedup';
 import { ProtocolError } from './errors';
-import type { MessageHistory } from './history';
+import { ClaimLost, type MessageHistory } from './history';
 import type { Envelope, PresenceMember, PublishFrame } from './protocol';
+import type { Claim, PublishClaims } from './publish-claim';
 
 export interface PublisherOptions {
   sns: SNSClient;
@@ -12,19 +12,24 @@ export interface PublisherOptions {
   region: string;
   maxPublishDataBytes: number;
   history: MessageHistory;
-  idempotency: IdempotencyLedger;
+  claims: PublishClaims;
 }
 
 export interface PublishResult {
   envelope: Pick<Envelope, 'id' | 'channel' | 'origin' | 'ts' | 'seq'>;
-  /** The id was accepted before: nothing was published this time. */
+  /** The id was accepted before: this answer repeats the first one. */
   duplicate: boolean;
 }
 
+/** A retry finds an accepted id whose message this region's replica does not hold yet for this long. */
+const REPLICATION_GRACE_MS = 60_000;
+
 /**
- * Publishes an event: critical events get the next seq of (channel, this region) and a
- * history item before they leave, so anything a subscriber can receive live it can also
- * recover. Shared by the WebSocket router and the HTTP edge so both enforce the same rules.
+ * Publishes an event, shared by the WebSocket router and the HTTP edge so both enforce the
+ * same rules. A critical event is sequenced and stored in history in one transaction with
+ * its claim before it goes to SNS, so it is acknowledged only once it is durable, and a
+ * retry of its id (the client's, or the one a failure answer names) publishes the same
+ * (origin, seq) again instead of a second message. See publish-claim.ts for the states.
  */
 export async function publishEvent(
   options: PublisherOptions,
@@ -39,33 +44,82 @@ export async function publishEvent(
   const { channel } = frame;
   const clientId = frame.id !== undefined;
   const id = frame.id ?? randomUUID();
-  const earlier = clientId ? await options.idempotency.claimPublish(channel, id, options.region) : undefined;
-  if (earlier) return { envelope: { id, channel, ...earlier }, duplicate: true };
-
+  const attempt = randomUUID();
+  const envelope: Envelope = {
+    v: 1,
+    id,
+    channel,
+    data: frame.data,
+    origin: options.region,
+    ts: Date.now(),
+    class: frame.class,
+    clientId,
+    kind: 'message',
+    publisher: claims.sub,
+  };
+  // Only a critical message can be retried safely by an id the client did not choose.
+  const retryId = clientId || frame.class === 'critical' ? id : undefined;
   try {
-    const seq = frame.class === 'critical' ? await options.history.nextSequence(channel, options.region) : undefined;
-    const envelope: Envelope = {
-      v: 1,
-      id,
-      channel,
-      data: frame.data,
-      origin: options.region,
-      ts: Date.now(),
-      class: frame.class,
-      ...(seq !== undefined && { seq }),
-      clientId,
-      kind: 'message',
-      publisher: claims.sub,
-    };
-    if (seq !== undefined) await options.history.append({ ...envelope, seq }, { trim: true });
-    await sendToTopic(options, envelope);
-    if (clientId && seq !== undefined) await options.idempotency.completePublish(channel, id, seq);
-    return { envelope, duplicate: false };
+    if (clientId) {
+      const held = await options.claims.claim(channel, id, attempt);
+      if (held) return await answerRetry(options, channel, id, held);
+    }
+    if (frame.class === 'critical') return await publishSequenced(options, envelope, clientId ? attempt : undefined);
+    return await publishUnsequenced(options, envelope, clientId ? attempt : undefined);
   } catch (error) {
-    console.error(JSON.stringify({ msg: 'publish failed', channel, error: String(error) }));
-    if (clientId) await options.idempotency.releasePublish(channel, id).catch(() => undefined);
-    throw new ProtocolError('UNAVAILABLE', clientId ? 'publish was not accepted; retry with the same id' : 'publish was not accepted');
+    if (error instanceof ProtocolError) throw error;
+    console.error(JSON.stringify({ msg: 'publish failed', channel, id, error: String(error) }));
+    const detail = retryId ? `publish not confirmed; retry with id ${retryId}` : 'publish not confirmed';
+    throw new ProtocolError('UNAVAILABLE', detail, retryId);
   }
+}
+
+async function publishSequenced(options: PublisherOptions, envelope: Envelope, attempt: string | undefined): Promise<PublishResult> {
+  let sequenced;
+  try {
+    sequenced = await options.history.sequence(envelope, (seq) => [
+      options.claims.acceptItem(envelope.channel, envelope.id, attempt, { origin: envelope.origin, ts: envelope.ts, seq }),
+    ]);
+  } catch (error) {
+    // A retry took the claim over: that attempt publishes, this one must not.
+    if (error instanceof ClaimLost) throw new ProtocolError('UNAVAILABLE', `another attempt is publishing id ${envelope.id}; retry with it`, envelope.id);
+    throw error;
+  }
+  // From here the message is durable: a failure below is finished by a retry of the id.
+  await sendToTopic(options, sequenced);
+  await options.history.trim(sequenced).catch((error: unknown) => console.warn(JSON.stringify({ msg: 'history trim failed', error: String(error) })));
+  return { envelope: sequenced, duplicate: false };
+}
+
+async function publishUnsequenced(options: PublisherOptions, envelope: Envelope, attempt: string | undefined): Promise<PublishResult> {
+  try {
+    await sendToTopic(options, envelope);
+  } catch (error) {
+    if (attempt) await options.claims.release(envelope.channel, envelope.id, attempt).catch(() => undefined);
+    throw error;
+  }
+  if (attempt) {
+    await options.claims
+      .accept(envelope.channel, envelope.id, attempt, { origin: envelope.origin, ts: envelope.ts })
+      .catch((error: unknown) => console.warn(JSON.stringify({ msg: 'claim accept failed', id: envelope.id, error: String(error) })));
+  }
+  return { envelope, duplicate: false };
+}
+
+/** The answer to an id that is already claimed. */
+async function answerRetry(options: PublisherOptions, channel: string, id: string, claim: Claim): Promise<PublishResult> {
+  if (claim.state === 'pending') throw new ProtocolError('UNAVAILABLE', `a publish of id ${id} is in progress; retry with the same id`, id);
+  const { origin, ts, seq } = claim;
+  if (seq !== undefined) {
+    // Publish the very same envelope again: a first attempt that failed after sequencing is
+    // finished this way, and any copy a subscriber already has is dropped by (origin, seq).
+    const stored = await options.history.get(channel, origin, seq);
+    if (stored) await sendToTopic(options, stored);
+    else if (ts > Date.now() - REPLICATION_GRACE_MS) {
+      throw new ProtocolError('UNAVAILABLE', `id ${id} was accepted in ${origin} and has not replicated here yet; retry with the same id`, id);
+    }
+  }
+  return { envelope: { id, channel, origin, ts, ...(seq !== undefined && { seq }) }, duplicate: true };
 }
 
 /** Announces a presence join or leave to every region, as an ephemeral event. */

@@ -24,6 +24,16 @@ export const RuntimeEnvSchema = z.object({
   MAX_REPLAY: z.coerce.number().int().positive().default(1000),
   DEDUP_WINDOW_SECONDS: z.coerce.number().int().positive().default(3600),
   REPLICATION_WAIT_MS: z.coerce.number().int().min(0).default(2000),
+  /** Age past which a message has replicated everywhere, so a gap below it expired. */
+  HISTORY_SETTLE_SECONDS: z.coerce.number().int().positive().default(30),
+  /** Longest one PostToConnection may take, SDK retries included. */
+  POST_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+  /** Largest coalesced batch frame: API Gateway's frame size. */
+  MAX_BATCH_FRAME_BYTES: z.coerce.number().int().min(1024).default(32 * 1024),
+  /** Seconds before a record whose post failed is delivered again. */
+  RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(900).default(2),
+  /** Delivery worker only: its queue, to bring failed records back within seconds. */
+  QUEUE_URL: z.url().optional(),
   /** This region's fan-out topic. */
   TOPIC_ARN: z.string().startsWith('arn:'),
   /** The WebSocket API's management endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}). */

@@ -22,7 +22,8 @@ export const connectionsTable = {
 /**
  * One item per (channel, region, connection). The partition key `channelRegion` is
  * `<region>#<channel>` so one Query returns one channel's subscribers in one region:
- * the delivery worker's hot path, never a Scan.
+ * the delivery worker's hot path, never a Scan. A subscription in the channel's presence set
+ * has a second item under `<region>#<channel>#presence`, so listing members reads members only.
  */
 export const subscriptionsTable = {
   name: 'subscriptions',
@@ -41,8 +42,8 @@ export const sequencesTable = {
 } as const satisfies TableLayout;
 
 /**
- * Idempotency records: `pub#<channel>#<id>` (the publish already accepted, any region) and
- * `dlv#<region>#<channel>#<id>` (already delivered in that region; written only there).
+ * Publish claims, `pub#<channel>#<id>`: `pending` while one attempt owns the id, then
+ * `accepted` with the (origin, seq) it was sequenced as (see publish-claim.ts).
  */
 export const dedupTable = {
   name: 'dedup',
@@ -63,7 +64,7 @@ export const TABLES: readonly TableLayout[] = [connectionsTable, subscriptionsTa
 export const channelRegionKey = (region: string, channel: string): string => `${region}#${channel}`;
 export const channelOriginKey = (channel: string, origin: string): string => `${channel}#${origin}`;
 export const publishDedupKey = (channel: string, id: string): string => `pub#${channel}#${id}`;
-export const deliveryDedupKey = (region: string, channel: string, id: string): string => `dlv#${region}#${channel}#${id}`;
+export const presenceKey = (region: string, channel: string): string => `${region}#${channel}#presence`;
 
 /** Physical table name; the same in every region, as global tables require. */
 export const physicalTableName = (appName: string, table: TableLayout): string => `${appName}-${table.name}`;
