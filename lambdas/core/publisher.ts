@@ -83,6 +83,9 @@ async function publishSequenced(options: PublisherOptions, envelope: Envelope, a
   } catch (error) {
     // A retry took the claim over: that attempt publishes, this one must not.
     if (error instanceof ClaimLost) throw new ProtocolError('UNAVAILABLE', `another attempt is publishing id ${envelope.id}; retry with it`, envelope.id);
+    // Free the id for the retry at once. Safe even if the transaction did commit unseen (a
+    // timeout): it accepted the claim, and release only deletes this attempt's pending claim.
+    if (attempt) await options.claims.release(envelope.channel, envelope.id, attempt).catch(() => undefined);
     throw error;
   }
   // From here the message is durable: a failure below is finished by a retry of the id.
