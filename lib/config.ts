@@ -117,6 +117,16 @@ export const RelaymeshConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Client tokens (HS256 JWTs). */
+    auth: z
+      .object({
+        /** Every token must expire, at most this long after it was issued. */
+        maxTokenLifetimeSeconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
+        /** Allowed clock difference between the token issuer and AWS for exp, nbf and iat. */
+        clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+      })
+      .strict()
+      .prefault({}),
     /** Message history for recovery, and the idempotency window of client-supplied ids. */
     recovery: z
       .object({

@@ -26,6 +26,8 @@ export function configEnvironment(config: RelaymeshConfig): Record<string, strin
     DEDUP_WINDOW_SECONDS: String(recovery.dedupWindowSeconds),
     REPLICATION_WAIT_MS: String(recovery.replicationWaitMs),
     HISTORY_SETTLE_SECONDS: String(recovery.historySettleSeconds),
+    TOKEN_MAX_LIFETIME_SECONDS: String(config.auth.maxTokenLifetimeSeconds),
+    TOKEN_CLOCK_TOLERANCE_SECONDS: String(config.auth.clockToleranceSeconds),
     MAX_BATCH_FRAME_BYTES: String(limits.maxFrameBytes),
   };
 }

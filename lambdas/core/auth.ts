@@ -30,36 +30,65 @@ export function claimsFromContext(context: unknown): Claims {
 }
 
 export function channelAllowed(patterns: readonly string[], channel: string): boolean {
-  return patterns.some((pattern) => globToRegExp(pattern).test(channel));
+  return patterns.some((pattern) => globMatches(pattern, channel));
 }
 
-const globCache = new Map<string, RegExp>();
-function globToRegExp(pattern: string): RegExp {
-  let re = globCache.get(pattern);
-  if (!re) {
-    const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*');
-    re = new RegExp(`^${escaped}$`);
-    globCache.set(pattern, re);
+/**
+ * `*` glob matching without backtracking: the parts between stars must occur in order, the
+ * first as a prefix and the last as a suffix, and the leftmost occurrence of each middle part
+ * is always the best choice. Linear in the channel per part, whatever a token's pattern holds
+ * (a regular expression with several `.*` can take seconds on a hostile channel name).
+ */
+export function globMatches(pattern: string, value: string): boolean {
+  const parts = pattern.split('*');
+  if (parts.length === 1) return pattern === value;
+  const first = parts[0]!;
+  const last = parts.at(-1)!;
+  if (value.length < first.length + last.length || !value.startsWith(first) || !value.endsWith(last)) return false;
+  let position = first.length;
+  const end = value.length - last.length;
+  for (const part of parts.slice(1, -1)) {
+    const found = value.indexOf(part, position);
+    if (found === -1 || found + part.length > end) return false;
+    position = found + part.length;
   }
-  return re;
+  return true;
 }
 
 export class TokenRejected extends Error {
   override readonly name = 'TokenRejected';
 }
 
-/** Verifies an HS256 token and its Relaymesh claims; any failure is a TokenRejected. */
-export async function verifyToken(token: string, secret: string): Promise<Claims> {
+/** How long a token may live and how far clocks may disagree. */
+export interface TokenPolicy {
+  /** A token must expire, at most this long after it was issued (or after now, without `iat`). */
+  maxLifetimeSeconds: number;
+  /** Slack for `exp`, `nbf` and `iat` between the issuer's clock and ours. */
+  clockToleranceSeconds: number;
+}
+
+/** Verifies an HS256 token and its Relaymesh claims; any failure is a TokenRejected naming the rule. */
+export async function verifyToken(token: string, secret: string, policy: TokenPolicy): Promise<Claims> {
+  let payload;
   try {
-    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'] });
-    const claims = ClaimsSchema.safeParse(payload);
-    if (!claims.success) throw new TokenRejected(`token claims are invalid: ${claims.error.issues.map((i) => i.path.join('.')).join(', ')}`);
-    return claims.data;
+    ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp'],
+      clockTolerance: policy.clockToleranceSeconds,
+    }));
   } catch (error) {
-    if (error instanceof TokenRejected) throw error;
     if (error instanceof joseErrors.JOSEError) throw new TokenRejected(error.code);
     throw error;
   }
+  const now = Math.floor(Date.now() / 1000);
+  if (payload.iat !== undefined && payload.iat > now + policy.clockToleranceSeconds) throw new TokenRejected('token issued in the future (iat)');
+  const lifetime = payload.exp! - (payload.iat ?? now);
+  if (lifetime > policy.maxLifetimeSeconds) {
+    throw new TokenRejected(`token lives ${lifetime} s, more than the ${policy.maxLifetimeSeconds} s allowed (exp - iat)`);
+  }
+  const claims = ClaimsSchema.safeParse(payload);
+  if (!claims.success) throw new TokenRejected(`token claims are invalid: ${claims.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+  return claims.data;
 }
 
 /**
@@ -70,12 +99,13 @@ export async function verifyToken(token: string, secret: string): Promise<Claims
 export async function authorizeConnect(
   event: APIGatewayRequestAuthorizerEvent,
   secret: () => Promise<string>,
+  policy: TokenPolicy,
 ): Promise<APIGatewayAuthorizerResult> {
   const token = event.queryStringParameters?.token;
   if (!token) throw new Error('Unauthorized');
   let claims: Claims;
   try {
-    claims = await verifyToken(token, await secret());
+    claims = await verifyToken(token, await secret(), policy);
   } catch (error) {
     if (error instanceof TokenRejected) {
       console.warn(JSON.stringify({ msg: 'token rejected', reason: error.message }));

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { GetTopicAttributesCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ALBEvent, ALBResult } from 'aws-lambda';
-import { TokenRejected, verifyToken } from './auth';
+import { TokenRejected, verifyToken, type TokenPolicy } from './auth';
 import { ProtocolError } from './errors';
 import { PublishFrameSchema, errorFrame, publishDataProblem } from './protocol';
 import { publishEvent, type PublisherOptions } from './publisher';
@@ -16,6 +16,7 @@ export interface EdgeDeps {
   sns: SNSClient;
   publisher: PublisherOptions;
   secret: () => Promise<string>;
+  tokenPolicy: TokenPolicy;
   /** The operator's drain switch: when true, /health fails on purpose so traffic moves away. */
   isDrained: () => Promise<boolean>;
 }
@@ -73,7 +74,7 @@ async function httpPublish(deps: EdgeDeps, event: ALBEvent): Promise<ALBResult> 
   if (!token) return json(401, errorFrame(new ProtocolError('UNAUTHORIZED', 'send Authorization: Bearer <token>')));
   let claims;
   try {
-    claims = await verifyToken(token, await deps.secret());
+    claims = await verifyToken(token, await deps.secret(), deps.tokenPolicy);
   } catch (error) {
     if (error instanceof TokenRejected) return json(401, errorFrame(new ProtocolError('UNAUTHORIZED', error.message)));
     throw error;

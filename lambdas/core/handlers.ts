@@ -9,7 +9,7 @@ import type {
 } from 'aws-lambda';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
-import { authorizeConnect, claimsFromContext } from './auth';
+import { authorizeConnect, claimsFromContext, type TokenPolicy } from './auth';
 import { ConnectionStore } from './connection-store';
 import { deliverBatch } from './delivery-worker';
 import { handleEdgeRequest } from './edge';
@@ -56,9 +56,14 @@ function jwtSecret(runtime: Runtime): () => Promise<string> {
   };
 }
 
+function tokenPolicy(runtime: Runtime): TokenPolicy {
+  return { maxLifetimeSeconds: runtime.env.TOKEN_MAX_LIFETIME_SECONDS, clockToleranceSeconds: runtime.env.TOKEN_CLOCK_TOLERANCE_SECONDS };
+}
+
 export function createAuthorizerHandler(runtime: Runtime) {
   const secret = jwtSecret(runtime);
-  return (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => authorizeConnect(event, secret);
+  const policy = tokenPolicy(runtime);
+  return (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => authorizeConnect(event, secret, policy);
 }
 
 export function createConnectHandler(runtime: Runtime) {
@@ -192,6 +197,7 @@ export function createEdgeHandler(runtime: Runtime, isDrained?: () => Promise<bo
     sns: runtime.sns,
     publisher: publisherOptions(runtime),
     secret: jwtSecret(runtime),
+    tokenPolicy: tokenPolicy(runtime),
     isDrained:
       isDrained ?? (async () => (drainParameter ? (await getParameter(drainParameter, { maxAge: 5 })) === 'true' : false)),
   };

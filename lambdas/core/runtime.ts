@@ -48,6 +48,9 @@ export const RuntimeEnvSchema = z.object({
   /** Delivery worker only: the event class its queue carries, and that class's TTL (0 = none). */
   EVENT_CLASS: z.enum(['critical', 'ephemeral']).optional(),
   EVENT_TTL_SECONDS: z.coerce.number().int().min(0).default(0),
+  /** Tokens must carry `exp`, at most this long after `iat`; clocks may differ by the tolerance. */
+  TOKEN_MAX_LIFETIME_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  TOKEN_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(30),
   /** Authorizer: the HS256 secret itself (local cloud) or the Secrets Manager secret holding it (AWS). */
   JWT_SECRET: z.string().min(32).optional(),
   JWT_SECRET_ARN: z.string().startsWith('arn:').optional(),
