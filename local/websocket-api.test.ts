@@ -554,6 +554,39 @@ describe('account throttle', () => {
   });
 });
 
+describe('a client that stops reading', () => {
+  it('is closed with 1013 once its outbound buffer passes the cap, posts to it answer 410, and posts to others never wait on it', async () => {
+    const { api } = await startApi({ routes: {}, limits: { ...LIMITS, maxMessageBytes: 128 * 1024 }, maxOutboundBufferBytes: 256 * 1024 });
+    const slow = await connect(api.websocketUrl);
+    const healthy = await connect(api.websocketUrl);
+    const [slowId, healthyId] = api.connectionIds();
+    // The client's socket stops reading: the kernel buffers fill, then the gateway's.
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const client = managementClient(api);
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let gone = false;
+    const slowestHealthyPostMs: number[] = [];
+    for (let i = 0; i < 400 && !gone; i++) {
+      try {
+        await client.send(new PostToConnectionCommand({ ConnectionId: slowId, Data: chunk }));
+      } catch (error) {
+        expect((error as Error).name).toBe('GoneException');
+        gone = true;
+      }
+      const started = performance.now();
+      await client.send(new PostToConnectionCommand({ ConnectionId: healthyId, Data: Buffer.from(`tick ${i}`) }));
+      slowestHealthyPostMs.push(performance.now() - started);
+    }
+    expect(gone).toBe(true);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    // 1013 when the close frame got out before the cut-off, 1006 when it was cut off first.
+    expect([1006, 1013]).toContain((await slow.closed).code);
+    expect(Math.max(...slowestHealthyPostMs)).toBeLessThan(500);
+    expect((await healthy.next()).text).toBe('tick 0');
+    await expect(client.send(new PostToConnectionCommand({ ConnectionId: slowId, Data: chunk }))).rejects.toMatchObject({ name: 'GoneException' });
+  });
+});
+
 describe('clients that leave mid-request never end the process', () => {
   /** Collects unhandled rejections while `work` runs: each one would have killed `npm start`. */
   async function unhandledDuring(work: () => Promise<void>): Promise<unknown[]> {

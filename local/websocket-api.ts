@@ -118,6 +118,11 @@ export const WebSocketApiOptionsSchema = z.object({
    * account would, so the client's own retries and error handling run.
    */
   faults: z.object({ throttlePost: functionSchema<(operationId: string | undefined) => boolean>() }).optional(),
+  /**
+   * Bytes queued for one client before it counts as a slow consumer and is closed with 1013;
+   * bounds the gateway's memory per connection.
+   */
+  maxOutboundBufferBytes: z.number().int().min(64 * 1024).default(1024 * 1024),
   /** Where handler and authorizer failures are reported (CloudWatch's role); default stderr. */
   onError: functionSchema<(error: unknown, where: string) => void>().optional(),
 });
@@ -152,6 +157,7 @@ const LIFECYCLE_ROUTES = new Set(['$connect', '$disconnect']);
 const GOING_AWAY = { code: 1001, reason: 'Going away' };
 const CLOSED_NORMALLY = { code: 1000, reason: 'Connection Closed Normally' };
 const MESSAGE_TOO_BIG = { code: 1009, reason: 'Message too big' };
+const SLOW_CONSUMER = { code: 1013, reason: 'Slow consumer: outbound buffer full' };
 /** How long stop() lets a client answer its close frame before dropping the socket. */
 const CLOSE_GRACE_MS = 1000;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -656,6 +662,12 @@ class LocalWebSocketApi implements WebSocketApi {
     connection.socket.close(how.code, how.reason);
   }
 
+  /** A client that does not read cannot answer a close frame either: it is cut off after the grace. */
+  private dropSlowConsumer(connection: Connection): void {
+    this.close(connection, SLOW_CONSUMER);
+    setTimeout(() => connection.socket.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
   private async closeAndWait(connection: Connection, how: { code: number; reason: string }): Promise<void> {
     if (connection.socket.readyState === WebSocket.CLOSED) return;
     const closed = once(connection.socket, 'close');
@@ -721,13 +733,17 @@ class LocalWebSocketApi implements WebSocketApi {
     }
 
     if (req.method === 'POST') {
-      try {
-        // PostToConnection carries raw bytes: text frames for UTF-8, binary frames otherwise.
-        const binary = !isUtf8(body);
-        await this.send(connection, binary ? body : body.toString('utf8'), binary);
-      } catch {
-        return sendServiceError(res, 410, 'GoneException', `Connection ${connectionId} is gone`);
+      // A client that stops reading must not hold the poster or grow the gateway without
+      // bound: past the cap it is closed as a slow consumer (and gone for the poster).
+      if (connection.socket.bufferedAmount + body.length > this.options.maxOutboundBufferBytes) {
+        this.dropSlowConsumer(connection);
+        return sendServiceError(res, 410, 'GoneException', `Connection ${connectionId} is gone: it stopped reading`);
       }
+      // Answered once the frame is queued, as API Gateway answers once it has taken it: the
+      // poster never waits for this client to read. PostToConnection carries raw bytes: text
+      // frames for UTF-8, binary frames otherwise.
+      const binary = !isUtf8(body);
+      connection.socket.send(binary ? body : body.toString('utf8'), { binary }, () => {});
       res.writeHead(200, { 'Content-Length': 0 }).end();
     } else if (req.method === 'GET') {
       const info = JSON.stringify({
