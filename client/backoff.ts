@@ -5,6 +5,8 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 30_000 };
+
 /**
  * Exponential backoff with full jitter: a uniformly random delay in [0, min(maxMs, baseMs·2^attempt)).
  * Full jitter spreads a crowd of clients dropped by the same outage over the whole window, so

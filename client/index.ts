@@ -5,6 +5,7 @@ export {
   type ConnectionState,
   type JsonValue,
   type PublishOptions,
+  type PublishRetryEvent,
   type RecoveryEvent,
   type RelaymeshClientEvents,
   type RelaymeshClientOptions,

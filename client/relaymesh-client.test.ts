@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RelaymeshClient, RelaymeshError, type ConnectionState } from './relaymesh-client';
+import type { MessageFrame } from '../lambdas/core/protocol';
+import { RelaymeshClient, RelaymeshError, type ConnectionState, type PublishRetryEvent, type RecoveryEvent, type RelaymeshClientOptions } from './relaymesh-client';
+import type { Gap } from './stream-order';
 
 describe('RelaymeshClient options', () => {
   it('refuses bad options with an error naming each bad field', () => {
@@ -73,10 +75,321 @@ describe('RelaymeshClient against a misbehaving server', () => {
 
   it('rejects a request pending when the connection drops with a retryable error', async () => {
     const { url } = await startServer();
-    client = new RelaymeshClient({ url, token: 't', WebSocket, backoff: { baseMs: 10, maxMs: 20 } });
+    client = new RelaymeshClient({ url, token: 't', WebSocket, backoff: { baseMs: 10, maxMs: 20 }, publishRetries: 0 });
     await client.connect();
     const publish = client.publish('room:1', 'x', { id: 'once' });
     await expect(publish).rejects.toBeInstanceOf(RelaymeshError);
     await expect(publish).rejects.toMatchObject({ code: 'disconnected', retryable: true });
+  });
+});
+
+const US = 'us-east-1';
+const EU = 'eu-west-1';
+
+type Received = Record<string, any> & { action: string };
+interface Connection {
+  index: number;
+  socket: WebSocket;
+  send(frame: object): void;
+}
+
+const ack = (frame: Received, extra: object = {}) => ({ type: 'ack', action: frame.action, channel: frame.channel, ref: frame.ref, ...extra });
+const messageFrame = (origin: string, seq: number, id = `${origin}-${seq}`) => ({
+  type: 'message',
+  channel: 'room:1',
+  data: id,
+  id,
+  origin,
+  ts: 1,
+  class: 'critical',
+  seq,
+});
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * A server that answers as the script says, so each test plays one exchange of the protocol
+ * (a gap, a recovery answer, an error frame) exactly; every client frame is recorded.
+ */
+describe('RelaymeshClient against a scripted server', () => {
+  let server: WebSocketServer | undefined;
+  let client: RelaymeshClient | undefined;
+
+  afterEach(async () => {
+    await client?.close();
+    server?.close();
+  });
+
+  async function serve(script: (frame: Received, connection: Connection) => void) {
+    server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(server, 'listening');
+    const received: Received[] = [];
+    let connections = 0;
+    server.on('connection', (socket) => {
+      const connection = { index: connections++, socket, send: (frame: object) => socket.send(JSON.stringify(frame)) };
+      socket.on('message', (raw) => {
+        const frame = JSON.parse(raw.toString()) as Received;
+        received.push(frame);
+        script(frame, connection);
+      });
+    });
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url, received, sinceSubscribes: () => received.filter((f) => f.action === 'subscribe' && f.since) };
+  }
+
+  async function connect(url: string, options: Partial<RelaymeshClientOptions> = {}) {
+    client = new RelaymeshClient({ url, token: 't', WebSocket, gapWaitMs: 50, backoff: { baseMs: 10, maxMs: 20 }, ...options });
+    const events = { recoveries: [] as RecoveryEvent[], gaps: [] as Gap[], errors: [] as Error[], retries: [] as PublishRetryEvent[] };
+    client.on('recovery', (event) => events.recoveries.push(event));
+    client.on('gap', (gap) => events.gaps.push(gap));
+    client.on('error', (error) => events.errors.push(error));
+    client.on('publishRetry', (event) => events.retries.push(event));
+    await client.connect();
+    return events;
+  }
+
+  async function subscribe(options: Parameters<RelaymeshClient['subscribe']>[2] = {}) {
+    const delivered: MessageFrame[] = [];
+    const subscription = await client!.subscribe('room:1', (message) => delivered.push(message), options);
+    return { subscription, delivered, seqs: (origin = US) => delivered.filter((m) => m.origin === origin).map((m) => m.seq) };
+  }
+
+  it('fetches a gap by resubscribing since its vector, and hands the missing message over in order instead of skipping it', async () => {
+    const { url, sinceSubscribes } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      if (!frame.since) {
+        send(ack(frame, { position: { [US]: 0 } }));
+        send(messageFrame(US, 1));
+        send(messageFrame(US, 3));
+      } else {
+        send(messageFrame(US, 2));
+        send(ack(frame, { recovered: true, missing: [], position: { [US]: 3 } }));
+      }
+    });
+    const events = await connect(url);
+    const { seqs } = await subscribe();
+    await until(() => seqs().length === 3);
+    expect(seqs()).toEqual([1, 2, 3]);
+    expect(sinceSubscribes().map((f) => f.since)).toEqual([{ [US]: 1 }]);
+    expect(events.gaps).toEqual([]);
+    expect(events.recoveries).toEqual([{ channel: 'room:1', recovered: true, missing: [], position: { [US]: 3 } }]);
+  });
+
+  it('skips a range the server reports expired, with a gap event, and goes on after it', async () => {
+    const expired = { origin: US, from: 2, to: 4, reason: 'expired' };
+    const { url } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      if (!frame.since) {
+        send(ack(frame, { position: { [US]: 0 } }));
+        send(messageFrame(US, 1));
+        send(messageFrame(US, 5));
+      } else {
+        send(ack(frame, { recovered: false, missing: [expired], position: { [US]: 5 } }));
+      }
+    });
+    const events = await connect(url);
+    const { seqs, subscription } = await subscribe();
+    await until(() => seqs().length === 2);
+    expect(seqs()).toEqual([1, 5]);
+    expect(events.gaps).toEqual([{ channel: 'room:1', origin: US, from: 2, to: 4 }]);
+    expect(events.recoveries).toEqual([{ channel: 'room:1', recovered: false, missing: [expired], position: { [US]: 5 } }]);
+    expect(subscription.vector()).toEqual({ [US]: 5 });
+  });
+
+  it('fetches a not-replicated range again later, without skipping it, until it arrives', async () => {
+    let answers = 0;
+    const { url, sinceSubscribes } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      if (++answers < 3) {
+        send(messageFrame(US, 3)); // live, above the range
+        send(ack(frame, { recovered: false, missing: [{ origin: US, from: 2, to: 3, reason: 'not-replicated' }], position: { [US]: 1 } }));
+      } else {
+        send(messageFrame(US, 2));
+        send(ack(frame, { recovered: true, missing: [], position: { [US]: 3 } }));
+      }
+    });
+    // The gap wait is far beyond the test: only the not-replicated answers can bring the refetches.
+    const events = await connect(url, { gapWaitMs: 20_000, backoff: { baseMs: 50, maxMs: 100 } });
+    const { seqs } = await subscribe({ since: { [US]: 1 } });
+    expect(seqs()).toEqual([]);
+    await until(() => seqs().length === 2);
+    expect(seqs()).toEqual([2, 3]);
+    expect(sinceSubscribes().map((f) => f.since)).toEqual([{ [US]: 1 }, { [US]: 1 }, { [US]: 1 }]);
+    expect(events.recoveries.map((r) => r.recovered)).toEqual([false, false, true]);
+    expect(events.gaps).toEqual([]);
+  });
+
+  it('resumes from a saved vector with since, and pages through a limit range at once from the new vector', async () => {
+    const started = Date.now();
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      if (frame.since[US] === 2) {
+        send(messageFrame(US, 3));
+        send(messageFrame(US, 4));
+        send(ack(frame, { recovered: true, missing: [], position: { [US]: 4 } }));
+      } else {
+        send(messageFrame(US, 1));
+        send(messageFrame(US, 2));
+        send(ack(frame, { recovered: false, missing: [{ origin: US, from: 3, to: 4, reason: 'limit' }], position: { [US]: 2 } }));
+      }
+    });
+    // A backoff so long that only an immediate next page passes.
+    const events = await connect(url, { backoff: { baseMs: 20_000, maxMs: 20_000 }, gapWaitMs: 20_000 });
+    const { seqs } = await subscribe({ since: { [US]: 0 } });
+    await until(() => seqs().length === 4);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(received.filter((f) => f.action === 'subscribe').map((f) => f.since)).toEqual([{ [US]: 0 }, { [US]: 2 }]);
+    expect(seqs()).toEqual([1, 2, 3, 4]);
+    expect(events.recoveries.map((r) => r.missing.map((m) => m.reason))).toEqual([['limit'], []]);
+  });
+
+  it('with since, buffers a live message above the position that arrives before the ack instead of dropping it', async () => {
+    const { url } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      send(messageFrame(US, 4)); // live, ahead of the replay
+      send(messageFrame(US, 3)); // replayed
+      send(ack(frame, { recovered: true, missing: [], position: { [US]: 3 } }));
+    });
+    await connect(url);
+    const { seqs, subscription } = await subscribe({ since: { [US]: 2 } });
+    await until(() => seqs().length === 2);
+    expect(seqs()).toEqual([3, 4]);
+    expect(subscription.vector()).toEqual({ [US]: 4 });
+  });
+
+  it('refuses an invalid since vector', async () => {
+    const { url } = await serve(() => {});
+    await connect(url);
+    await expect(client!.subscribe('room:1', () => {}, { since: { 'US EAST': -1 } })).rejects.toThrow(/Invalid since/);
+  });
+
+  it('does not hand the app a message whose id it already got under another (origin, seq), but advances that stream', async () => {
+    const { url, sinceSubscribes } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      send(ack(frame, { position: { [US]: 0, [EU]: 0 } }));
+      send(messageFrame(US, 1, 'retried'));
+      send(messageFrame(EU, 1, 'retried'));
+      send(messageFrame(EU, 2, 'next'));
+    });
+    await connect(url);
+    const { delivered, subscription } = await subscribe();
+    await until(() => subscription.vector()[EU] === 2);
+    expect(delivered.map((m) => [m.id, m.origin])).toEqual([
+      ['retried', US],
+      ['next', EU],
+    ]);
+    expect(subscription.vector()).toEqual({ [US]: 1, [EU]: 2 });
+    expect(sinceSubscribes()).toEqual([]);
+  });
+
+  it('retries a resubscribe that failed (a timeout, then 5030) with backoff until it succeeds', async () => {
+    let answers = 0;
+    const { url, sinceSubscribes } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      if (!frame.since) {
+        send(ack(frame, { position: { [US]: 0 } }));
+        send(messageFrame(US, 2));
+        return;
+      }
+      answers++;
+      if (answers === 1) return; // never answered: the client times out
+      if (answers === 2) return send({ type: 'error', code: 5030, message: 'Service temporarily unavailable', retryable: true, ref: frame.ref });
+      send(messageFrame(US, 1));
+      send(ack(frame, { recovered: true, missing: [], position: { [US]: 2 } }));
+    });
+    const events = await connect(url, { recoveryTimeoutMs: 100, gapWaitMs: 20_000 });
+    const { seqs } = await subscribe();
+    // The gap wait is long: start the fetch by dropping the connection.
+    await until(() => server!.clients.size === 1);
+    for (const socket of server!.clients) socket.terminate();
+    await until(() => seqs().length === 2);
+    expect(seqs()).toEqual([1, 2]);
+    expect(sinceSubscribes()).toHaveLength(3);
+    expect(events.errors.map((e) => (e as RelaymeshError).code)).toEqual(['timeout', 5030]);
+  });
+
+  it('retries a publish answered 5030 with the same id, and resolves with the ack', async () => {
+    let attempts = 0;
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action !== 'publish') return;
+      if (++attempts === 1) return send({ type: 'error', code: 5030, message: 'publish not confirmed', retryable: true, ref: frame.ref, id: frame.id });
+      send(ack(frame, { id: frame.id, origin: US, seq: 7, duplicate: true }));
+    });
+    const events = await connect(url);
+    await expect(client!.publish('room:1', 'x', { id: 'msg-1' })).resolves.toMatchObject({ id: 'msg-1', origin: US, seq: 7 });
+    expect(received.filter((f) => f.action === 'publish').map((f) => f.id)).toEqual(['msg-1', 'msg-1']);
+    expect(events.retries.map((r) => [r.id, r.attempt, r.error.code])).toEqual([['msg-1', 1, 5030]]);
+  });
+
+  it('retries a publish whose connection dropped once reconnected, with the same generated id', async () => {
+    const { url, received } = await serve((frame, { send, socket, index }) => {
+      if (frame.action !== 'publish') return;
+      if (index === 0) return socket.terminate();
+      send(ack(frame, { id: frame.id, origin: US, seq: 1 }));
+    });
+    const events = await connect(url);
+    const answer = await client!.publish('room:1', 'x');
+    const ids = received.filter((f) => f.action === 'publish').map((f) => f.id);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toMatch(UUID);
+    expect(ids[1]).toBe(ids[0]);
+    expect(answer.id).toBe(ids[0]);
+    expect(events.retries.map((r) => r.error.code)).toEqual(['disconnected']);
+  });
+
+  it('generates a publish id when none is given, a new one per publish', async () => {
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action === 'publish') send(ack(frame, { id: frame.id, origin: US, seq: 1 }));
+    });
+    await connect(url);
+    await client!.publish('room:1', 'a');
+    await client!.publish('room:1', 'b');
+    const ids = received.map((f) => f.id);
+    expect(ids.every((id) => UUID.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(2);
+  });
+
+  it('rejects a publish with the last error after publishRetries retries, naming its id', async () => {
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action === 'publish') send({ type: 'error', code: 5030, message: `attempt ${received.length}`, retryable: true, ref: frame.ref, id: frame.id });
+    });
+    await connect(url, { publishRetries: 2 });
+    const publish = client!.publish('room:1', 'x');
+    await expect(publish).rejects.toMatchObject({ code: 5030, message: 'attempt 3', retryable: true });
+    const ids = received.map((f) => f.id);
+    expect(ids).toHaveLength(3);
+    await expect(publish).rejects.toMatchObject({ id: ids[0] });
+  });
+
+  it('does not retry a publish refused for good', async () => {
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action === 'publish') send({ type: 'error', code: 4302, message: 'forbidden', retryable: false, ref: frame.ref });
+    });
+    await connect(url);
+    await expect(client!.publish('room:1', 'x')).rejects.toMatchObject({ code: 4302 });
+    expect(received).toHaveLength(1);
+  });
+
+  it('reports a frame of a type it does not know via error, and fails the request it answers at once instead of by timeout', async () => {
+    const { url } = await serve((frame, { send }) => {
+      send({ type: 'surprise', ref: frame.ref });
+      send({ type: 'message', channel: 'room:1', seq: 'one' });
+    });
+    const events = await connect(url, { requestTimeoutMs: 10_000 });
+    const started = Date.now();
+    await expect(client!.publish('room:1', 'x')).rejects.toMatchObject({ code: 'unreadable-frame', retryable: false });
+    expect(Date.now() - started).toBeLessThan(1000);
+    await until(() => events.errors.length === 2);
+    expect(events.errors.map((e) => e.message)).toEqual([
+      expect.stringContaining('unknown frame type "surprise"'),
+      expect.stringMatching(/seq.*expected number/),
+    ]);
   });
 });

@@ -89,7 +89,7 @@ describe('the client SDK on the local cloud, two regions', () => {
 
       expect(subscriber.url).toBe(cloud.regions[EU]!.websocketUrl);
       expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
-      expect(recoveries).toEqual([{ channel: 'room:sdk', recovered: true, missing: [] }]);
+      expect(recoveries).toEqual([{ channel: 'room:sdk', recovered: true, missing: [], position: { [US]: 5, [EU]: expect.any(Number) } }]);
       expect(seqsFrom(received, US)).toEqual(range(1, 5));
       expect(seqsFrom(received, EU)).toEqual(range(1, 20));
       expect(dataFrom(received, EU)).toEqual(range(1, 20).map((i) => `eu-${i}`));

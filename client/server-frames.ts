@@ -1,0 +1,101 @@
+import { z } from 'zod';
+// Types only: the client bundle must stay free of server code.
+import type { AckFrame, ErrorFrame, MembersFrame, MessageFrame, PongFrame, PresenceEventFrame, ServerFrame } from '../lambdas/core/protocol';
+
+/**
+ * The server frames as the client reads them, checked before use: ordering and recovery
+ * depend on `origin`, `seq`, `missing` and `position` being what the protocol says. Objects
+ * are loose, so a field a newer server adds does not make a frame unreadable.
+ */
+
+const RefSchema = z.union([z.string(), z.number()]);
+const VectorSchema = z.record(z.string(), z.number().int().min(0));
+
+const MessageFrameSchema = z.looseObject({
+  type: z.literal('message'),
+  channel: z.string(),
+  data: z.unknown(),
+  id: z.string(),
+  origin: z.string(),
+  ts: z.number(),
+  class: z.enum(['critical', 'ephemeral']),
+  seq: z.number().int().positive().optional(),
+});
+
+const PresenceMemberSchema = z.looseObject({ sub: z.string(), connectionId: z.string(), region: z.string() });
+
+const PresenceEventFrameSchema = z.looseObject({
+  type: z.literal('presence'),
+  event: z.enum(['join', 'leave']),
+  channel: z.string(),
+  member: PresenceMemberSchema,
+  ts: z.number(),
+});
+
+const MissingRangeSchema = z.looseObject({
+  origin: z.string(),
+  from: z.number().int().positive(),
+  to: z.number().int().positive(),
+  reason: z.enum(['expired', 'not-replicated', 'limit']),
+});
+
+const AckFrameSchema = z.looseObject({
+  type: z.literal('ack'),
+  action: z.enum(['subscribe', 'unsubscribe', 'publish', 'presence', 'ping']),
+  ref: RefSchema.optional(),
+  channel: z.string().optional(),
+  id: z.string().optional(),
+  origin: z.string().optional(),
+  seq: z.number().int().positive().optional(),
+  duplicate: z.boolean().optional(),
+  recovered: z.boolean().optional(),
+  missing: z.array(MissingRangeSchema).optional(),
+  position: VectorSchema.optional(),
+});
+
+const ServerFrameSchema = z.discriminatedUnion('type', [
+  MessageFrameSchema,
+  PresenceEventFrameSchema,
+  AckFrameSchema,
+  z.looseObject({ type: z.literal('batch'), frames: z.array(z.discriminatedUnion('type', [MessageFrameSchema, PresenceEventFrameSchema])) }),
+  z.looseObject({ type: z.literal('members'), channel: z.string(), members: z.array(PresenceMemberSchema), next: z.string().optional(), ref: RefSchema.optional() }),
+  z.looseObject({ type: z.literal('pong'), ts: z.number(), connectionId: z.string(), ref: RefSchema.optional() }),
+  z.looseObject({ type: z.literal('error'), code: z.number().int(), message: z.string(), retryable: z.boolean(), ref: RefSchema.optional(), id: z.string().optional() }),
+]);
+
+// Compile-time proof that what the schemas accept is what the protocol's types describe.
+type Parsed = z.output<typeof ServerFrameSchema>;
+const _conforms: [
+  Extract<Parsed, { type: 'message' }> extends MessageFrame ? true : never,
+  Extract<Parsed, { type: 'presence' }> extends PresenceEventFrame ? true : never,
+  Extract<Parsed, { type: 'ack' }> extends AckFrame ? true : never,
+  Extract<Parsed, { type: 'members' }> extends MembersFrame ? true : never,
+  Extract<Parsed, { type: 'pong' }> extends PongFrame ? true : never,
+  Extract<Parsed, { type: 'error' }> extends ErrorFrame ? true : never,
+] = [true, true, true, true, true, true];
+void _conforms;
+
+/** A frame the client cannot use: why, and the request it answers when that can be read. */
+export interface UnreadableFrame {
+  problem: string;
+  ref?: string | number;
+}
+
+/** Parses one text frame from the server; never throws. */
+export function parseServerFrame(raw: string): { frame: ServerFrame } | { unreadable: UnreadableFrame } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { unreadable: { problem: `not JSON: ${raw.slice(0, 100)}` } };
+  }
+  const parsed = ServerFrameSchema.safeParse(json);
+  if (parsed.success) return { frame: parsed.data as ServerFrame };
+  const ref = RefSchema.safeParse((json as { ref?: unknown } | null)?.ref);
+  const type = (json as { type?: unknown } | null)?.type;
+  const problem =
+    typeof type === 'string' && !ServerFrameSchema.options.some((option) => option.shape.type.value === type)
+      ? `unknown frame type "${type}"`
+      : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'frame'}: ${issue.message}`).join('; ');
+  return { unreadable: { problem: `${problem} in ${raw.slice(0, 200)}`, ...(ref.success && { ref: ref.data }) } };
+}
