@@ -46,6 +46,9 @@ const limitsDefaults = {
   accountBurst: 5_000,
   maxSubscriptionsPerConnection: 100,
   deliveryConcurrency: 32,
+  requestsPerSecond: 20,
+  requestBurst: 40,
+  maxConcurrentReplays: 100,
 };
 
 /** Room a message frame needs besides `data` (type, channel, id, origin, ts, class, seq), rounded up. */
@@ -114,6 +117,11 @@ export const RelaymeshConfigSchema = z
         maxSubscriptionsPerConnection: z.number().int().min(1).max(1000).default(limitsDefaults.maxSubscriptionsPerConnection),
         /** PostToConnection calls in flight per delivery worker invocation. */
         deliveryConcurrency: z.number().int().min(1).max(500).default(limitsDefaults.deliveryConcurrency),
+        /** Per-connection token bucket for every frame but ping (error 4290 with retryAfterMs beyond it). */
+        requestsPerSecond: z.number().positive().max(10_000).default(limitsDefaults.requestsPerSecond),
+        requestBurst: z.number().int().min(1).max(100_000).default(limitsDefaults.requestBurst),
+        /** Subscribes with `since` replaying at once per region (error 4291 beyond it). */
+        maxConcurrentReplays: z.number().int().min(1).max(10_000).default(limitsDefaults.maxConcurrentReplays),
       })
       .strict()
       .prefault({}),

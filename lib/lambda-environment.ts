@@ -20,6 +20,9 @@ export function configEnvironment(config: RelaymeshConfig): Record<string, strin
     // API Gateway closes every socket within maxConnectionSeconds; an hour of slack covers a lost $disconnect.
     CONNECTION_TTL_SECONDS: String(limits.maxConnectionSeconds + 3600),
     DELIVERY_CONCURRENCY: String(limits.deliveryConcurrency),
+    REQUESTS_PER_SECOND: String(limits.requestsPerSecond),
+    REQUEST_BURST: String(limits.requestBurst),
+    MAX_CONCURRENT_REPLAYS: String(limits.maxConcurrentReplays),
     HISTORY_TTL_SECONDS: String(recovery.historyTtlHours * 3600),
     HISTORY_MAX_PER_CHANNEL: String(recovery.historyMaxPerChannel),
     MAX_REPLAY: String(recovery.maxReplay),

@@ -15,6 +15,9 @@ export const ERRORS = {
   FORBIDDEN_SUBSCRIBE: { code: 4301, retryable: false, message: 'Token does not allow subscribing to this channel' },
   FORBIDDEN_PUBLISH: { code: 4302, retryable: false, message: 'Token does not allow publishing to this channel' },
   TOO_MANY_SUBSCRIPTIONS: { code: 4201, retryable: false, message: 'Subscription limit reached for this connection' },
+  RATE_LIMITED: { code: 4290, retryable: true, message: 'Too many requests on this connection' },
+  REPLAYS_BUSY: { code: 4291, retryable: true, message: 'Too many recoveries running in this region' },
+  GATEWAY_THROTTLED: { code: 4292, retryable: true, message: 'API Gateway throttled the account' },
   CONNECTION_UNKNOWN: { code: 4100, retryable: true, message: 'Connection is not registered; reconnect' },
   INTERNAL: { code: 5000, retryable: true, message: 'Internal error' },
   UNAVAILABLE: { code: 5030, retryable: true, message: 'Service temporarily unavailable' },
@@ -33,6 +36,8 @@ export class ProtocolError extends Error {
     detail?: string,
     /** A failed publish's message id: retrying with it is safe (see publish-claim.ts). */
     readonly messageId?: string,
+    /** How long to wait before retrying, when the server knows. */
+    readonly retryAfterMs?: number,
   ) {
     const entry = ERRORS[kind];
     super(detail ? `${entry.message}: ${detail}` : entry.message);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTables, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
 import { LOCAL_CREDENTIALS } from '../../local/http';
 import type { Claims } from './auth';
+import { Admission } from './admission';
 import { ConnectionStore } from './connection-store';
 import { deliverBatch } from './delivery-worker';
 import { ProtocolError } from './errors';
@@ -274,5 +275,35 @@ describe('guarantees under faults, on DynamoDB Local', () => {
     const retry = await publish(us, channel, 'unsent', id);
     expect(retry).toMatchObject({ duplicate: true, envelope: { seq: 1 } });
     expect(sns.published.map((e) => e.seq)).toEqual([1]);
+  });
+
+  it('admission: a flood of 100 concurrent frames from one connection admits the burst, refuses the rest with a wait, and leaves other connections alone', async () => {
+    const us = regionParts(US, dynamoIn(US).client);
+    const admission = new Admission({
+      dynamo: dynamoIn(US).client,
+      region: US,
+      connectionsTableName: table('connections'),
+      requestsPerSecond: 0.1,
+      requestBurst: 10,
+      maxConcurrentReplays: 2,
+      replaySlotLeaseMs: 35_000,
+    });
+    await us.store.register('flooder', 'tester');
+    await us.store.register('neighbour', 'tester');
+    const outcomes = await Promise.all(Array.from({ length: 100 }, () => admission.admitRequest('flooder').then(() => 'admitted', (error: ProtocolError) => error)));
+    expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(10);
+    const refusals = outcomes.filter((o): o is ProtocolError => o !== 'admitted');
+    expect(new Set(refusals.map((r) => r.code))).toEqual(new Set([4290]));
+    expect(refusals.every((r) => r.retryable && r.retryAfterMs! > 0)).toBe(true);
+    await expect(admission.admitRequest('neighbour')).resolves.toBeUndefined();
+    // The bucket refills one frame per 10 s: the refusal names a wait of at most that.
+    const next = await admission.admitRequest('flooder').catch((error: ProtocolError) => error);
+    expect(next).toMatchObject({ code: 4290 });
+    expect((next as ProtocolError).retryAfterMs).toBeLessThanOrEqual(10_000);
+
+    const releases = [await admission.acquireReplaySlot('r1'), await admission.acquireReplaySlot('r2')];
+    await expect(admission.acquireReplaySlot('r3')).rejects.toMatchObject({ code: 4291, retryable: true });
+    await releases[0]!();
+    await expect(admission.acquireReplaySlot('r3')).resolves.toBeTypeOf('function');
   });
 });

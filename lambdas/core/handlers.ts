@@ -9,6 +9,7 @@ import type {
 } from 'aws-lambda';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
+import { Admission } from './admission';
 import { authorizeConnect, claimsFromContext, type TokenPolicy } from './auth';
 import { ConnectionStore } from './connection-store';
 import { deliverBatch } from './delivery-worker';
@@ -143,6 +144,15 @@ export function createMessageRouterHandler(runtime: Runtime) {
   const deps = {
     store,
     publisher,
+    admission: new Admission({
+      dynamo: runtime.dynamo,
+      region: runtime.region,
+      connectionsTableName: env.CONNECTIONS_TABLE,
+      requestsPerSecond: env.REQUESTS_PER_SECOND,
+      requestBurst: env.REQUEST_BURST,
+      maxConcurrentReplays: env.MAX_CONCURRENT_REPLAYS,
+      replaySlotLeaseMs: REPLAY_LEASE_MS,
+    }),
     recovery: {
       store,
       history: publisher.history,

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { channelAllowed, claimsFromContext, type Claims } from './auth';
+import type { Admission } from './admission';
 import type { ConnectionStore } from './connection-store';
 import { ProtocolError } from './errors';
 import { errorFrame, parseClientFrame, type AckFrame, type ClientFrame, type ServerFrame } from './protocol';
@@ -8,6 +9,7 @@ import { subscribeWithRecovery, type RecoveryDeps } from './recovery';
 
 export interface MessageRouterDeps {
   store: ConnectionStore;
+  admission: Admission;
   publisher: PublisherOptions;
   recovery: RecoveryDeps;
 }
@@ -31,6 +33,8 @@ export async function routeMessage(deps: MessageRouterDeps, event: RouterEvent):
   const { frame } = parsed;
   try {
     const claims = claimsFromContext(event.requestContext.authorizer);
+    // A ping costs nothing to answer, so it is never limited: heartbeats keep working under a flood.
+    if (frame.action !== 'ping') await deps.admission.admitRequest(event.requestContext.connectionId);
     return respond(await handleFrame(deps, event.requestContext.connectionId, claims, frame));
   } catch (error) {
     if (error instanceof ProtocolError) return respond(errorFrame(error, frame.ref));
@@ -50,8 +54,13 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
       const presence = frame.presence === true;
       let answer: AckFrame;
       if (since) {
-        const recovery = await subscribeWithRecovery(deps.recovery, connectionId, channel, claims.sub, since, presence);
-        answer = { type: 'ack', action: 'subscribe', channel, ...recovery, ...ref };
+        const release = await deps.admission.acquireReplaySlot(connectionId);
+        try {
+          const recovery = await subscribeWithRecovery(deps.recovery, connectionId, channel, claims.sub, since, presence);
+          answer = { type: 'ack', action: 'subscribe', channel, ...recovery, ...ref };
+        } finally {
+          await release().catch((error: unknown) => console.warn(JSON.stringify({ msg: 'replay slot not released; its lease frees it', error: String(error) })));
+        }
       } else {
         await deps.store.subscribe(connectionId, channel, claims.sub, { presence });
         const known = await deps.recovery.history.positions(channel, deps.recovery.regions);

@@ -166,6 +166,8 @@ export interface ErrorFrame {
   ref?: string | number;
   /** A failed publish: its message id, so the retry is idempotent even when the client sent none. */
   id?: string;
+  /** Rate limits: wait this long before sending again. */
+  retryAfterMs?: number;
 }
 
 export interface PongFrame {
@@ -186,6 +188,7 @@ export function errorFrame(error: ProtocolError, ref?: string | number): ErrorFr
     retryable: error.retryable,
     ...(ref !== undefined && { ref }),
     ...(error.messageId !== undefined && { id: error.messageId }),
+    ...(error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }),
   };
 }
 

@@ -41,6 +41,11 @@ export const RuntimeEnvSchema = z.object({
   /** Largest serialized publish `data`, bytes. */
   MAX_PUBLISH_DATA_BYTES: z.coerce.number().int().positive().default(32 * 1024),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().positive().default(100),
+  /** Per-connection token bucket for every frame but ping: average rate and burst. */
+  REQUESTS_PER_SECOND: z.coerce.number().positive().default(20),
+  REQUEST_BURST: z.coerce.number().int().positive().default(40),
+  /** Subscribes with `since` replaying at once in one region. */
+  MAX_CONCURRENT_REPLAYS: z.coerce.number().int().positive().default(100),
   /** Connection items expire this long after connect (API Gateway's 2-hour cap plus slack). */
   CONNECTION_TTL_SECONDS: z.coerce.number().int().positive().default(3 * 3600),
   /** PostToConnection calls in flight per delivery worker invocation. */
