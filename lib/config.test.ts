@@ -17,10 +17,22 @@ describe('loadConfig', () => {
     expect(config.eventClasses.ephemeral.batchSize).toBe(10);
   });
 
+  it('rejects a misspelt region in one line that suggests the real one', () => {
+    expect(() => loadConfig({ regions: ['us-east-1', 'eu-wset-1'] })).toThrow(
+      new ConfigError('Invalid Relaymesh config: regions.1: must be an AWS Region such as us-east-1, not "eu-wset-1" (did you mean eu-west-1?)'),
+    );
+  });
+
+  it('accepts one opt-in region among default ones', () => {
+    expect(loadConfig({ regions: ['ap-east-1', 'us-east-1'] }).regions).toEqual(['ap-east-1', 'us-east-1']);
+  });
+
   it.each([
     [{ regions: ['us-east-1'] }, 'regions: needs at least 2 regions'],
     [{ regions: ['us-east-1', 'us-east-1'] }, 'regions: must not repeat a region'],
-    [{ regions: ['us-east-1', 'mars-1'] }, 'regions.1: must be an AWS region name'],
+    [{ regions: ['us-east-1', 'mars-1'] }, 'regions.1: must be an AWS Region such as us-east-1, not "mars-1"'],
+    [{ regions: ['ap-east-1', 'us-east-1', 'me-south-1'] }, 'regions: lists ap-east-1 and me-south-1: SNS does not deliver between two opt-in Regions'],
+    [{ regions: ['us-east-1', 'us-gov-west-1'] }, 'regions.1: must be an AWS Region'],
     [{ appName: 'Relay Mesh' }, 'appName: must be 2-31 lowercase'],
     [{ account: '123' }, 'account: must be a 12-digit AWS account id'],
     [{ hostedZoneId: 'Z123ABC' }, 'domainName: hostedZoneId needs domainName'],

@@ -1,13 +1,17 @@
 import { z } from 'zod';
+import { closestAwsRegion, isAwsRegion, SNS_OPT_IN_REGIONS } from './aws-regions';
 
 /**
  * The one Relaymesh configuration, read by the CDK app (from cdk.json context) and by the
  * local cloud. Every field has a default, so `{}` plus nothing else is a working config.
  */
 
-const regionName = z
-  .string()
-  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region name such as us-east-1');
+/** A Region of the commercial partition (lib/aws-regions.ts), with a "did you mean" for a typo. */
+const regionName = z.string().superRefine((name, ctx) => {
+  if (isAwsRegion(name)) return;
+  const guess = closestAwsRegion(name);
+  ctx.addIssue({ code: 'custom', message: `must be an AWS Region such as us-east-1, not "${name}"${guess ? ` (did you mean ${guess}?)` : ''}` });
+});
 
 const eventClassSettings = (defaults: {
   maxReceiveCount: number;
@@ -66,6 +70,12 @@ export const RelaymeshConfigSchema = z
       .array(regionName)
       .min(2, 'needs at least 2 regions for active-active')
       .refine((r) => new Set(r).size === r.length, 'must not repeat a region')
+      // SNS Developer Guide, cross-Region delivery: "cross-region forwarding of SNS messages from
+      // opt-in regions to other opt-in regions is not supported", and every region fans out to every other.
+      .refine((r) => r.filter((region) => SNS_OPT_IN_REGIONS.has(region)).length <= 1, {
+        error: (issue) =>
+          `lists ${(issue.input as string[]).filter((region) => SNS_OPT_IN_REGIONS.has(region)).join(' and ')}: SNS does not deliver between two opt-in Regions, so at most one may be listed`,
+      })
       .default(['us-east-1', 'eu-west-1']),
     /** AWS account to deploy into; default: the CLI's current account. */
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
@@ -191,7 +201,10 @@ export function loadConfig(input: unknown = {}): RelaymeshConfig {
   const parsed = RelaymeshConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`);
-    throw new ConfigError(`Invalid Relaymesh config:\n  - ${problems.join('\n  - ')}`);
+    // One problem, one line (what `npm start` and `cdk synth` print); several, one line each.
+    throw new ConfigError(
+      problems.length === 1 ? `Invalid Relaymesh config: ${problems[0]}` : `Invalid Relaymesh config:\n  - ${problems.join('\n  - ')}`,
+    );
   }
   return parsed.data;
 }

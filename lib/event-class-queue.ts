@@ -1,8 +1,15 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { DeadLetterQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { snsDeliveryPrincipals } from './aws-regions';
 import type { EventClass, EventClassSettings } from './config';
+
+/** A fan-out topic allowed to send to the queue, with its Region (the SNS principal depends on it). */
+export interface SourceTopic {
+  readonly region: string;
+  readonly topicArn: string;
+}
 
 export interface EventClassQueueProps {
   /** Physical name of the queue; the DLQ is named by `deadLetterQueueName`. */
@@ -12,7 +19,7 @@ export interface EventClassQueueProps {
   /** maxReceiveCount and visibilityTimeoutSeconds of the class. */
   readonly settings: Pick<EventClassSettings, 'maxReceiveCount' | 'visibilityTimeoutSeconds'>;
   /** Fan-out topics (every region's) allowed to send to the queue. */
-  readonly sourceTopicArns: readonly string[];
+  readonly sourceTopics: readonly SourceTopic[];
   /**
    * How long the DLQ keeps a message for inspection and redrive.
    * @default Duration.days(14)
@@ -23,7 +30,8 @@ export interface EventClassQueueProps {
 /**
  * One event class's queue in one region plus its DLQ: the bulkhead of the class. Both are
  * SQS-managed SSE and refuse non-TLS requests; the queue policy lets every region's fan-out
- * topic deliver, named by ARN so no cross-region reference is needed.
+ * topic deliver, named by ARN so no cross-region reference is needed, through the SNS service
+ * principal that Region pair needs (opt-in Regions deliver as `sns.<region>.amazonaws.com`).
  */
 export class EventClassQueue extends Construct {
   readonly queue: Queue;
@@ -32,8 +40,12 @@ export class EventClassQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: EventClassQueueProps) {
     super(scope, id);
-    if (props.sourceTopicArns.length === 0) {
-      throw new Error(`EventClassQueue ${props.queueName}: sourceTopicArns must name at least one topic`);
+    if (props.sourceTopics.length === 0) {
+      throw new Error(`EventClassQueue ${props.queueName}: sourceTopics must name at least one topic`);
+    }
+    const queueRegion = Stack.of(this).region;
+    if (Token.isUnresolved(queueRegion)) {
+      throw new Error(`EventClassQueue ${props.queueName}: its stack needs a concrete region to choose the SNS principals`);
     }
     this.eventClass = props.eventClass;
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
@@ -50,14 +62,27 @@ export class EventClassQueue extends Construct {
       visibilityTimeout: Duration.seconds(props.settings.visibilityTimeoutSeconds),
       deadLetterQueue,
     });
-    this.queue.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'FanoutTopicsSendMessage',
-        principals: [new ServicePrincipal('sns.amazonaws.com')],
-        actions: ['sqs:SendMessage'],
-        resources: [this.queue.queueArn],
-        conditions: { ArnEquals: { 'aws:SourceArn': [...props.sourceTopicArns] } },
-      }),
-    );
+    // One statement per set of principals, each bound to the topics that deliver through it.
+    const byPrincipals = new Map<string, string[]>();
+    for (const { region, topicArn } of props.sourceTopics) {
+      const principals = snsDeliveryPrincipals(region, queueRegion);
+      if (!principals) {
+        throw new Error(`EventClassQueue ${props.queueName}: SNS does not deliver from ${region} to ${queueRegion} (two opt-in Regions)`);
+      }
+      const key = principals.join(' ');
+      byPrincipals.set(key, [...(byPrincipals.get(key) ?? []), topicArn]);
+    }
+    let index = 0;
+    for (const [key, topicArns] of byPrincipals) {
+      this.queue.addToResourcePolicy(
+        new PolicyStatement({
+          sid: index++ === 0 ? 'FanoutTopicsSendMessage' : `FanoutTopicsSendMessage${index}`,
+          principals: key.split(' ').map((principal) => new ServicePrincipal(principal)),
+          actions: ['sqs:SendMessage'],
+          resources: [this.queue.queueArn],
+          conditions: { ArnEquals: { 'aws:SourceArn': topicArns } },
+        }),
+      );
+    }
   }
 }

@@ -72,7 +72,7 @@ export class RegionStack extends Stack {
     const jwtSecret = Secret.fromSecretNameV2(this, 'JwtSecret', jwtSecretName(appName));
 
     this.topic = new Topic(this, 'Fanout', { topicName: fanoutTopicName(appName), enforceSSL: true });
-    const allTopicArns = config.regions.map((region) => fanoutTopicArn(this, appName, region));
+    const allTopics = config.regions.map((region) => ({ region, topicArn: fanoutTopicArn(this, appName, region) }));
     this.queues = EVENT_CLASSES.map(
       (eventClass) =>
         new EventClassQueue(this, `${eventClass}Queue`, {
@@ -80,7 +80,7 @@ export class RegionStack extends Stack {
           deadLetterQueueName: deadLetterQueueName(appName, eventClass),
           eventClass,
           settings: config.eventClasses[eventClass],
-          sourceTopicArns: allTopicArns,
+          sourceTopics: allTopics,
         }),
     );
 

@@ -29,7 +29,7 @@ function parseRegions(value: unknown): unknown {
   try {
     return JSON.parse(value);
   } catch {
-    throw new ConfigError(`Invalid Relaymesh config:\n  - regions: -c regions must be a JSON array such as '["us-east-1","eu-west-1"]', got ${value}`);
+    throw new ConfigError(`Invalid Relaymesh config: regions: -c regions must be a JSON array such as '["us-east-1","eu-west-1"]', got ${value}`);
   }
 }
 

@@ -29,7 +29,7 @@ describe('configFromContext', () => {
   });
 
   it('GIVEN -c regions naming a bad region WHEN read THEN the error names the offending field', () => {
-    expect(() => configFromContext(appWith({ regions: '["us-east-1","mars-1"]' }))).toThrow(/regions\.1: must be an AWS region name/);
+    expect(() => configFromContext(appWith({ regions: '["us-east-1","mars-1"]' }))).toThrow(/regions\.1: must be an AWS Region such as us-east-1, not "mars-1"/);
   });
 
   it('GIVEN -c regions with one region WHEN read THEN the error says active-active needs two', () => {

@@ -28,8 +28,17 @@ function queueIn(stack: Stack, settings = config.eventClasses.critical): EventCl
     deadLetterQueueName: 'relaymesh-critical-dlq',
     eventClass: 'critical',
     settings,
-    sourceTopicArns: [TOPIC_ARN, 'arn:aws:sns:eu-west-1:123456789012:relaymesh-fanout'],
+    sourceTopics: [
+      { region: 'us-east-1', topicArn: TOPIC_ARN },
+      { region: 'eu-west-1', topicArn: 'arn:aws:sns:eu-west-1:123456789012:relaymesh-fanout' },
+    ],
   });
+}
+
+interface SendStatement {
+  Action: string;
+  Principal?: { Service: string | string[] };
+  Condition?: { ArnEquals: { 'aws:SourceArn': string | string[] } };
 }
 
 function tablesIn(stack: Stack): RegionTables {
@@ -118,9 +127,44 @@ describe('EventClassQueue', () => {
           deadLetterQueueName: 'q-dlq',
           eventClass: 'critical',
           settings: config.eventClasses.critical,
-          sourceTopicArns: [],
+          sourceTopics: [],
         }),
-    ).toThrow('EventClassQueue q: sourceTopicArns must name at least one topic');
+    ).toThrow('EventClassQueue q: sourceTopics must name at least one topic');
+  });
+
+  /** The SendMessage statements of the queue policy, by the principals they name. */
+  const sendStatements = (stack: Stack) =>
+    Object.values(Template.fromStack(stack).findResources('AWS::SQS::QueuePolicy')).flatMap((policy) =>
+      (policy.Properties.PolicyDocument.Statement as SendStatement[]).filter((statement) => statement.Action === 'sqs:SendMessage'),
+    );
+  const queueWith = (queueRegion: string, topicRegions: string[]) => {
+    const stack = testStack(queueRegion);
+    new EventClassQueue(stack, 'Q', {
+      queueName: 'relaymesh-critical',
+      deadLetterQueueName: 'relaymesh-critical-dlq',
+      eventClass: 'critical',
+      settings: config.eventClasses.critical,
+      sourceTopics: topicRegions.map((region) => ({ region, topicArn: `arn:aws:sns:${region}:123456789012:relaymesh-fanout` })),
+    });
+    return sendStatements(stack).map((s) => ({ principals: [s.Principal?.Service].flat().sort(), topics: [s.Condition?.ArnEquals['aws:SourceArn']].flat() }));
+  };
+
+  it('GIVEN a queue in a default Region and a topic in opt-in ap-east-1 WHEN created THEN that topic delivers as sns.ap-east-1.amazonaws.com, the others as sns.amazonaws.com', () => {
+    expect(queueWith('us-east-1', ['us-east-1', 'ap-east-1', 'eu-west-1'])).toEqual([
+      { principals: ['sns.amazonaws.com'], topics: ['arn:aws:sns:us-east-1:123456789012:relaymesh-fanout', 'arn:aws:sns:eu-west-1:123456789012:relaymesh-fanout'] },
+      { principals: ['sns.ap-east-1.amazonaws.com'], topics: ['arn:aws:sns:ap-east-1:123456789012:relaymesh-fanout'] },
+    ]);
+  });
+
+  it('GIVEN a queue in opt-in me-south-1 WHEN created THEN its own topic uses sns.amazonaws.com and default-Region topics may use the global or the me-south-1 principal', () => {
+    expect(queueWith('me-south-1', ['me-south-1', 'us-east-1'])).toEqual([
+      { principals: ['sns.amazonaws.com'], topics: ['arn:aws:sns:me-south-1:123456789012:relaymesh-fanout'] },
+      { principals: ['sns.amazonaws.com', 'sns.me-south-1.amazonaws.com'], topics: ['arn:aws:sns:us-east-1:123456789012:relaymesh-fanout'] },
+    ]);
+  });
+
+  it('GIVEN a topic and a queue in two different opt-in Regions WHEN created THEN it fails, as SNS does not deliver between them', () => {
+    expect(() => queueWith('ap-east-1', ['ap-east-1', 'me-south-1'])).toThrow(/SNS does not deliver from me-south-1 to ap-east-1/);
   });
 });
 
