@@ -3,7 +3,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { RelaymeshConfig } from './config';
 import { FanoutSubscriptions } from './fanout-subscriptions';
-import { fanoutTopicArn } from './naming';
+import { fanoutTopicArn, subscriptionDeadLetterQueueArn } from './naming';
 
 export interface FanoutStackProps extends StackProps {
   readonly config: RelaymeshConfig;
@@ -22,6 +22,12 @@ export class FanoutStack extends Stack {
     super(scope, id, props);
     const { appName, regions } = props.config;
     const topic = Topic.fromTopicArn(this, 'Topic', fanoutTopicArn(this, appName, this.region));
-    this.subscriptions = new FanoutSubscriptions(this, 'Subscriptions', { appName, topic, queueRegions: regions });
+    this.subscriptions = new FanoutSubscriptions(this, 'Subscriptions', {
+      appName,
+      topic,
+      queueRegions: regions,
+      // Created by this region's stack, with the queue policy that lets the topic send.
+      deadLetterQueueArn: subscriptionDeadLetterQueueArn(this, appName, this.region),
+    });
   }
 }

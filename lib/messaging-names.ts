@@ -10,3 +10,6 @@ export const fanoutTopicName = (appName: string): string => `${appName}-fanout`;
 export const eventQueueName = (appName: string, eventClass: EventClass): string => `${appName}-${eventClass}`;
 
 export const deadLetterQueueName = (appName: string, eventClass: EventClass): string => `${appName}-${eventClass}-dlq`;
+
+/** The DLQ of every SNS→SQS subscription of a region's fan-out topic, in the topic's region (SNS requires that). */
+export const subscriptionDeadLetterQueueName = (appName: string): string => `${appName}-fanout-dlq`;

@@ -1,6 +1,6 @@
 import { ArnFormat, type Stack } from 'aws-cdk-lib';
 import type { EventClass } from './config';
-import { deadLetterQueueName, eventQueueName, fanoutTopicName } from './messaging-names';
+import { deadLetterQueueName, eventQueueName, fanoutTopicName, subscriptionDeadLetterQueueName } from './messaging-names';
 
 /**
  * Deterministic physical names of the resources that other regions' stacks must reference.
@@ -8,7 +8,7 @@ import { deadLetterQueueName, eventQueueName, fanoutTopicName } from './messagin
  * resource of another region without a cross-stack reference, which CloudFormation cannot
  * make across regions.
  */
-export { deadLetterQueueName, eventQueueName, fanoutTopicName };
+export { deadLetterQueueName, eventQueueName, fanoutTopicName, subscriptionDeadLetterQueueName };
 
 /** Secrets Manager name of the JWT signing secret, replicated to every region. */
 export const jwtSecretName = (appName: string): string => `${appName}/jwt-hs256`;
@@ -29,6 +29,11 @@ export function fanoutTopicArn(scope: Stack, appName: string, region: string): s
 /** ARN of `region`'s queue for `eventClass`, in the account of `scope`'s stack. */
 export function eventQueueArn(scope: Stack, appName: string, region: string, eventClass: EventClass): string {
   return scope.formatArn({ service: 'sqs', region, resource: eventQueueName(appName, eventClass), arnFormat: ArnFormat.NO_RESOURCE_NAME });
+}
+
+/** ARN of the DLQ of `region`'s fan-out subscriptions, in the account of `scope`'s stack. */
+export function subscriptionDeadLetterQueueArn(scope: Stack, appName: string, region: string): string {
+  return scope.formatArn({ service: 'sqs', region, resource: subscriptionDeadLetterQueueName(appName), arnFormat: ArnFormat.NO_RESOURCE_NAME });
 }
 
 /** The latency-routed WebSocket name, the same in every region, when a hosted zone is configured. */

@@ -2,13 +2,19 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, type IMetric, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { EventClassQueue } from './event-class-queue';
 
 export interface RegionAlarmsProps {
   readonly queues: readonly EventClassQueue[];
+  /**
+   * This region's fan-out topic and the DLQ of its subscriptions: a delivery SNS gave up on
+   * (to any region's queue) and the messages kept in that DLQ alarm.
+   */
+  readonly fanout?: { readonly topic: ITopic; readonly deadLetterQueue: IQueue };
   /** Functions alarmed on errors and throttles, by a name used in the alarm description. */
   readonly functions: Readonly<Record<string, IFunction>>;
   /** Physical names of the global tables, alarmed on ReplicationLatency toward every other region. */
@@ -36,8 +42,8 @@ export interface RegionAlarmsProps {
 }
 
 /**
- * Every alarm of one region, all notifying one alarm topic: a message in any DLQ, a queue
- * falling behind, Lambda errors and throttles, slow global table replication and API Gateway
+ * Every alarm of one region, all notifying one alarm topic: a message in any DLQ (the event
+ * classes' and the fan-out subscriptions'), SNS failing to deliver to a queue, a queue falling behind, Lambda errors and throttles, slow global table replication and API Gateway
  * integration errors.
  */
 export class RegionAlarms extends Construct {
@@ -62,6 +68,24 @@ export class RegionAlarms extends Construct {
         metric: queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
         threshold: ageSeconds,
         evaluationPeriods: 3,
+      });
+    }
+    if (props.fanout) {
+      const { topic, deadLetterQueue } = props.fanout;
+      this.add('FanoutDeadLetters', {
+        description: 'SNS could not deliver a fan-out event to a region\'s queue and kept it in the subscription DLQ: check that queue\'s policy, then redrive.',
+        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        threshold: 0,
+      });
+      this.add('FanoutNotificationsFailed', {
+        description: 'SNS failed to deliver fan-out events to a subscribed queue: a region misses messages until they are redriven.',
+        metric: topic.metricNumberOfNotificationsFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+      });
+      this.add('FanoutRedriveFailed', {
+        description: 'SNS could not even move an undeliverable fan-out event to the subscription DLQ: that event is lost; check the DLQ\'s policy.',
+        metric: topic.metric('NumberOfNotificationsFailedToRedriveToDlq', { period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
       });
     }
     for (const [name, fn] of Object.entries(props.functions)) {

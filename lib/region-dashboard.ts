@@ -2,6 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Dashboard, GraphWidget, type IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { EventClassQueue } from './event-class-queue';
 
@@ -14,6 +15,8 @@ export interface RegionDashboardProps {
   readonly stageName: string;
   readonly topic: ITopic;
   readonly queues: readonly EventClassQueue[];
+  /** The DLQ of the topic's fan-out subscriptions, graphed with the class DLQs. */
+  readonly subscriptionDeadLetterQueue?: IQueue;
   /** Functions whose errors and throttles are graphed, by display name. */
   readonly functions: Readonly<Record<string, IFunction>>;
   /** The delivery workers, whose duration is graphed as delivery latency, by display name. */
@@ -71,8 +74,14 @@ export class RegionDashboard extends Construct {
         props.queues.map((q) => q.queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: q.eventClass })),
       ),
       graph(
-        'DLQ depth',
-        props.queues.map((q) => q.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: `${q.eventClass} DLQ` })),
+        'DLQ depth and failed SNS deliveries',
+        [
+          ...props.queues.map((q) => q.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: `${q.eventClass} DLQ` })),
+          ...(props.subscriptionDeadLetterQueue
+            ? [props.subscriptionDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'fan-out subscription DLQ' })]
+            : []),
+        ],
+        [props.topic.metricNumberOfNotificationsFailed({ period, label: 'SNS deliveries failed' })],
       ),
     );
     this.dashboard.addWidgets(

@@ -27,12 +27,14 @@ import {
   fanoutTopicArn,
   fanoutTopicName,
   jwtSecretName,
+  subscriptionDeadLetterQueueName,
   webSocketDomainName,
 } from './naming';
 import { RegionAlarms } from './region-alarms';
 import { RegionDashboard } from './region-dashboard';
 import { RegionalDomain } from './regional-domain';
 import { RegionalEdge } from './regional-edge';
+import { SubscriptionDeadLetters } from './subscription-dead-letters';
 import { type RegionTables, WebSocketGateway } from './websocket-gateway';
 
 export interface RegionStackProps extends StackProps {
@@ -47,6 +49,8 @@ export interface RegionStackProps extends StackProps {
 export class RegionStack extends Stack {
   readonly topic: Topic;
   readonly queues: readonly EventClassQueue[];
+  /** The DLQ of this region's fan-out subscriptions (which the fan-out stack creates). */
+  readonly subscriptionDeadLetters: SubscriptionDeadLetters;
   readonly gateway: WebSocketGateway;
   readonly edge: RegionalEdge;
   readonly dashboard: RegionDashboard;
@@ -72,6 +76,10 @@ export class RegionStack extends Stack {
     const jwtSecret = Secret.fromSecretNameV2(this, 'JwtSecret', jwtSecretName(appName));
 
     this.topic = new Topic(this, 'Fanout', { topicName: fanoutTopicName(appName), enforceSSL: true });
+    this.subscriptionDeadLetters = new SubscriptionDeadLetters(this, 'FanoutDeadLetters', {
+      queueName: subscriptionDeadLetterQueueName(appName),
+      topic: this.topic,
+    });
     const allTopics = config.regions.map((region) => ({ region, topicArn: fanoutTopicArn(this, appName, region) }));
     this.queues = EVENT_CLASSES.map(
       (eventClass) =>
@@ -144,6 +152,7 @@ export class RegionStack extends Stack {
     const functions = { authorizer, connect, disconnect, messageRouter, edge: this.edge.function, ...deliveryFunctions };
     this.alarms = new RegionAlarms(this, 'Alarms', {
       queues: this.queues,
+      fanout: { topic: this.topic, deadLetterQueue: this.subscriptionDeadLetters.queue },
       functions,
       tableNames: TABLES.map((t) => physicalTableName(appName, t)),
       replicaRegions: config.regions.filter((r) => r !== this.region),
@@ -157,6 +166,7 @@ export class RegionStack extends Stack {
       stageName: config.stageName,
       topic: this.topic,
       queues: this.queues,
+      subscriptionDeadLetterQueue: this.subscriptionDeadLetters.queue,
       functions,
       deliveryFunctions,
     });

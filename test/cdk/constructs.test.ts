@@ -15,12 +15,14 @@ import { TABLES } from '../../lambdas/core/tables';
 import { RegionAlarms } from '../../lib/region-alarms';
 import { RegionDashboard } from '../../lib/region-dashboard';
 import { RegionalEdge, type RegionalEdgeProps } from '../../lib/regional-edge';
+import { SubscriptionDeadLetters } from '../../lib/subscription-dead-letters';
 import { type RegionTables, WebSocketGateway } from '../../lib/websocket-gateway';
 import { testApp, testStack } from './cdk-test-app';
-import { targetGroupHealthCheckViolations } from './deploy-rules';
+import { snsSubscriptionRedriveViolations, targetGroupHealthCheckViolations } from './deploy-rules';
 
 const config = loadConfig({});
 const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:relaymesh-fanout';
+const FANOUT_DLQ_ARN = 'arn:aws:sqs:us-east-1:123456789012:relaymesh-fanout-dlq';
 
 function queueIn(stack: Stack, settings = config.eventClasses.critical): EventClassQueue {
   return new EventClassQueue(stack, 'Critical', {
@@ -194,7 +196,7 @@ describe('FanoutSubscriptions', () => {
   it('GIVEN three queue regions WHEN created THEN the topic gets one filtered raw subscription per region and class', () => {
     const stack = testStack();
     const topic = Topic.fromTopicArn(stack, 'Topic', TOPIC_ARN);
-    new FanoutSubscriptions(stack, 'Subs', { appName: 'relaymesh', topic, queueRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1'] });
+    new FanoutSubscriptions(stack, 'Subs', { appName: 'relaymesh', topic, queueRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1'], deadLetterQueueArn: FANOUT_DLQ_ARN });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::SNS::Subscription', 6);
     t.hasResourceProperties('AWS::SNS::Subscription', {
@@ -205,10 +207,27 @@ describe('FanoutSubscriptions', () => {
     });
   });
 
+  it('GIVEN the region\'s subscription DLQ WHEN created THEN every SNS→SQS subscription, cross-region ones included, redrives to it in the topic\'s region', () => {
+    const stack = testStack();
+    const topic = Topic.fromTopicArn(stack, 'Topic', TOPIC_ARN);
+    new FanoutSubscriptions(stack, 'Subs', { appName: 'relaymesh', topic, queueRegions: ['us-east-1', 'eu-west-1'], deadLetterQueueArn: FANOUT_DLQ_ARN });
+    const t = Template.fromStack(stack);
+    const subscriptions = Object.values(t.findResources('AWS::SNS::Subscription'));
+    expect(subscriptions).toHaveLength(4);
+    for (const subscription of subscriptions) expect(subscription.Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: FANOUT_DLQ_ARN });
+    expect(snsSubscriptionRedriveViolations(t, 'us-east-1')).toEqual([]);
+  });
+
   it('GIVEN no queue region WHEN created THEN it fails saying one is needed', () => {
     const stack = testStack();
     expect(
-      () => new FanoutSubscriptions(stack, 'Subs', { appName: 'relaymesh', topic: Topic.fromTopicArn(stack, 'T', TOPIC_ARN), queueRegions: [] }),
+      () =>
+        new FanoutSubscriptions(stack, 'Subs', {
+          appName: 'relaymesh',
+          topic: Topic.fromTopicArn(stack, 'T', TOPIC_ARN),
+          queueRegions: [],
+          deadLetterQueueArn: FANOUT_DLQ_ARN,
+        }),
     ).toThrow('FanoutSubscriptions: queueRegions must name at least one region');
   });
 });
@@ -348,8 +367,10 @@ describe('RegionAlarms and RegionDashboard', () => {
     const queue = queueIn(stack);
     const topic = new Topic(stack, 'Fanout');
     const worker = new DeliveryWorker(stack, 'Worker', { source: queue, settings: config.eventClasses.critical, environment: {} });
+    const fanoutDlq = new SubscriptionDeadLetters(stack, 'FanoutDlq', { queueName: 'relaymesh-fanout-dlq', topic });
     new RegionAlarms(stack, 'Alarms', {
       queues: [queue],
+      fanout: { topic, deadLetterQueue: fanoutDlq.queue },
       functions: { worker: worker.function },
       tableNames: ['relaymesh-connections', 'relaymesh-history'],
       replicaRegions: ['eu-west-1', 'ap-southeast-1'],
@@ -366,8 +387,22 @@ describe('RegionAlarms and RegionDashboard', () => {
       deliveryFunctions: { worker: worker.function },
     });
     const t = Template.fromStack(stack);
-    // 1 queue x (DLQ + age) + 1 function x (errors + throttles) + 2 tables x 2 regions + API integration errors
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 + 4 + 1);
+    // 1 queue x (DLQ + age) + fan-out (DLQ, failed, failed redrive) + 1 function x (errors + throttles) + 2 tables x 2 regions + API integration errors
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 3 + 2 + 4 + 1);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SNS',
+      MetricName: 'NumberOfNotificationsFailed',
+      Dimensions: [{ Name: 'TopicName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Fanout'), 'TopicName'] } }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/SNS', MetricName: 'NumberOfNotificationsFailedToRedriveToDlq', Threshold: 0 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FanoutDlq'), 'QueueName'] } }],
+      Threshold: 0,
+    });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/DynamoDB',
       MetricName: 'ReplicationLatency',
@@ -379,6 +414,29 @@ describe('RegionAlarms and RegionDashboard', () => {
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
     t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'relaymesh-us-east-1' });
+  });
+});
+
+describe('SubscriptionDeadLetters', () => {
+  it('GIVEN the region\'s topic WHEN created THEN the DLQ is encrypted, TLS-only, keeps 14 days and lets only that topic send through sns.amazonaws.com', () => {
+    const stack = testStack();
+    const topic = new Topic(stack, 'Topic');
+    new SubscriptionDeadLetters(stack, 'Dlq', { queueName: 'relaymesh-fanout-dlq', topic });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'relaymesh-fanout-dlq', SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'sns.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': { Ref: Match.stringLikeRegexp('^Topic') } } },
+          }),
+        ]),
+      },
+    });
   });
 });
 

@@ -1,8 +1,9 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ApplicationTargetGroup, CfnTargetGroup, TargetType } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { CfnSubscription } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { defaultHealthCheck, targetGroupHealthCheckViolations } from './deploy-rules';
+import { defaultHealthCheck, snsSubscriptionRedriveViolations, targetGroupHealthCheckViolations } from './deploy-rules';
 
 describe('targetGroupHealthCheckViolations', () => {
   const stackWith = (add: (stack: Stack) => void) => {
@@ -34,5 +35,29 @@ describe('targetGroupHealthCheckViolations', () => {
     expect(defaultHealthCheck({ TargetType: 'instance', Protocol: 'HTTP' })).toEqual({ intervalSeconds: 30, timeoutSeconds: 6 });
     expect(defaultHealthCheck({ TargetType: 'ip', Protocol: 'TCP' })).toEqual({ intervalSeconds: 30, timeoutSeconds: 10 });
     expect(defaultHealthCheck({ TargetType: 'instance', Protocol: 'GENEVE' })).toEqual({ intervalSeconds: 10, timeoutSeconds: 5 });
+  });
+});
+
+describe('snsSubscriptionRedriveViolations', () => {
+  const stackWith = (add: (stack: Stack) => void) => {
+    const stack = new Stack(new App(), 'Rules', { env: { account: '123456789012', region: 'us-east-1' } });
+    add(stack);
+    return Template.fromStack(stack);
+  };
+  const topicArn = 'arn:aws:sns:us-east-1:123456789012:t';
+  const queueArn = 'arn:aws:sqs:eu-west-1:123456789012:q';
+
+  it('flags an SQS subscription without a redrive policy, as the fan-out subscriptions were', () => {
+    const template = stackWith((stack) => new CfnSubscription(stack, 'S', { protocol: 'sqs', topicArn, endpoint: queueArn }));
+    expect(snsSubscriptionRedriveViolations(template, 'us-east-1')).toEqual([expect.stringMatching(/no redrive policy/)]);
+  });
+
+  it('flags a DLQ outside the subscription\'s Region and accepts one in it', () => {
+    const withDlq = (dlq: string) =>
+      stackWith((stack) => new CfnSubscription(stack, 'S', { protocol: 'sqs', topicArn, endpoint: queueArn, redrivePolicy: { deadLetterTargetArn: dlq } }));
+    expect(snsSubscriptionRedriveViolations(withDlq('arn:aws:sqs:eu-west-1:123456789012:dlq'), 'us-east-1')).toEqual([
+      expect.stringMatching(/DLQ in eu-west-1, but the subscription is in us-east-1/),
+    ]);
+    expect(snsSubscriptionRedriveViolations(withDlq('arn:aws:sqs:us-east-1:123456789012:dlq'), 'us-east-1')).toEqual([]);
   });
 });

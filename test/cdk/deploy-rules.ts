@@ -48,3 +48,51 @@ export function targetGroupHealthCheckViolations(template: Template): string[] {
   }
   return violations;
 }
+
+/**
+ * A template value as text: literals kept, `Fn::Join` joined, any other intrinsic (Ref, GetAtt,
+ * import) as `<token>`. Enough to read the Region of an ARN built by `Stack.formatArn`.
+ */
+export function templateText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && 'Fn::Join' in value) {
+    const [separator, parts] = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    return parts.map(templateText).join(separator);
+  }
+  return '<token>';
+}
+
+/** The Region in an ARN of `service` (`arn:<partition>:<service>:<region>:…`), if it is a literal. */
+export function arnRegion(value: unknown, service: string): string | undefined {
+  return new RegExp(`:${service}:([a-z0-9-]+):`).exec(templateText(value))?.[1];
+}
+
+interface SubscriptionProperties {
+  Protocol?: string;
+  TopicArn?: unknown;
+  RedrivePolicy?: { deadLetterTargetArn?: unknown };
+}
+
+/**
+ * SNS→SQS subscriptions SNS would let lose messages, or CloudFormation would refuse: each needs a
+ * redrive policy (without one SNS drops what it cannot deliver, e.g. when the queue policy
+ * refuses it), and the DLQ must be in the subscription's Region (SNS Developer Guide, "Amazon
+ * SNS dead-letter queues": "The Amazon SNS subscription and Amazon SQS queue must be under the
+ * same AWS account and Region"). A subscription lives in its topic's Region.
+ */
+export function snsSubscriptionRedriveViolations(template: Template, stackRegion: string): string[] {
+  const violations: string[] = [];
+  for (const [id, resource] of Object.entries(template.findResources('AWS::SNS::Subscription'))) {
+    const properties = (resource.Properties ?? {}) as SubscriptionProperties;
+    if (properties.Protocol !== 'sqs') continue;
+    const target = properties.RedrivePolicy?.deadLetterTargetArn;
+    if (target === undefined) {
+      violations.push(`${id}: no redrive policy, so SNS drops what it cannot deliver`);
+      continue;
+    }
+    const subscriptionRegion = arnRegion(properties.TopicArn, 'sns') ?? stackRegion;
+    const dlqRegion = arnRegion(target, 'sqs') ?? stackRegion;
+    if (dlqRegion !== subscriptionRegion) violations.push(`${id}: DLQ in ${dlqRegion}, but the subscription is in ${subscriptionRegion}`);
+  }
+  return violations;
+}

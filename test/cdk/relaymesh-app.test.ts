@@ -5,7 +5,7 @@ import { loadConfig } from '../../lib/config';
 import { physicalTableName, TABLES } from '../../lambdas/core/tables';
 import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
 import { testApp, validationViolations } from './cdk-test-app';
-import { targetGroupHealthCheckViolations } from './deploy-rules';
+import { snsSubscriptionRedriveViolations, targetGroupHealthCheckViolations, templateText } from './deploy-rules';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1'];
 const CLASSES = ['critical', 'ephemeral'];
@@ -174,6 +174,30 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
           });
         }
       }
+    }
+  });
+
+  it('THEN every SNS→SQS subscription redrives to the fan-out DLQ of its topic\'s region, which that region\'s stack creates for that topic, with alarms', () => {
+    for (const [i, fanout] of stacks.fanouts.entries()) {
+      const t = template(fanout);
+      expect(snsSubscriptionRedriveViolations(t, fanout.region), fanout.stackName).toEqual([]);
+      for (const subscription of Object.values(t.findResources('AWS::SNS::Subscription'))) {
+        expect(templateText(subscription.Properties.RedrivePolicy.deadLetterTargetArn)).toBe(`arn:<token>:sqs:${fanout.region}:<token>:relaymesh-fanout-dlq`);
+      }
+      const region = template(stacks.regions[i]!);
+      const [dlqId] = Object.keys(region.findResources('AWS::SQS::Queue', { Properties: { QueueName: 'relaymesh-fanout-dlq' } }));
+      expect(dlqId, `${fanout.region} fan-out DLQ`).toBeDefined();
+      const [topicId] = Object.keys(region.findResources('AWS::SNS::Topic', { Properties: { TopicName: 'relaymesh-fanout' } }));
+      region.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: dlqId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Allow', Principal: { Service: 'sns.amazonaws.com' }, Condition: { ArnEquals: { 'aws:SourceArn': { Ref: topicId } } } }),
+          ]),
+        },
+      });
+      region.hasResourceProperties('AWS::CloudWatch::Alarm', { Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }], Threshold: 0 });
+      region.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/SNS', MetricName: 'NumberOfNotificationsFailed' });
     }
   });
 
