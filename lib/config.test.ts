@@ -11,6 +11,10 @@ describe('loadConfig', () => {
     expect(config.recovery).toEqual({ historyTtlHours: 24, historyMaxPerChannel: 1000, maxReplay: 1000, dedupWindowSeconds: 3600, replicationWaitMs: 2000, historySettleSeconds: 30 });
   });
 
+  it('defaults to WebSocket access logs without managing the account-wide API Gateway role', () => {
+    expect(loadConfig({}).webSocketLogging).toEqual({ accessLogs: true, manageAccountRole: false });
+  });
+
   it('keeps defaults for the fields a partial override leaves out', () => {
     const config = loadConfig({ eventClasses: { critical: { batchSize: 5 } } });
     expect(config.eventClasses.critical).toMatchObject({ batchSize: 5, maxReceiveCount: 5 });

@@ -90,6 +90,22 @@ export const RelaymeshConfigSchema = z
     alarmEmail: z.email().optional(),
     /** Keep global tables when the stack is deleted; default true. */
     deletionProtection: z.boolean().default(true),
+    /** Logging of each region's WebSocket API stage. */
+    webSocketLogging: z
+      .object({
+        /**
+         * Stage access logs. API Gateway writes them with the region's account-wide CloudWatch Logs
+         * role, which must be set (README, Deploy) or set by `manageAccountRole`.
+         */
+        accessLogs: z.boolean().default(true),
+        /**
+         * Set that account-wide role (AWS::ApiGateway::Account) from this app. It replaces the role
+         * every REST and WebSocket API of the account in the region logs with, so it is off by default.
+         */
+        manageAccountRole: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     eventClasses: z
       .object({
         critical: eventClassSettings({

@@ -107,6 +107,8 @@ export class RegionStack extends Stack {
       jwtSecret,
       throttleRateLimit: config.limits.accountRatePerSecond,
       throttleBurstLimit: config.limits.accountBurst,
+      accessLogs: config.webSocketLogging.accessLogs,
+      manageAccountCloudWatchRole: config.webSocketLogging.manageAccountRole,
     });
     const runtimeEnvironment = { ...environment, CONNECTIONS_ENDPOINT: this.gateway.connectionsEndpoint };
 

@@ -40,6 +40,20 @@ export interface WebSocketGatewayProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly accessLogRetention?: RetentionDays;
+  /**
+   * Write stage access logs. API Gateway writes WebSocket access logs with the region's
+   * account-wide CloudWatch Logs role; without one set, creating the stage fails ("CloudWatch
+   * Logs role ARN must be set in account settings to enable logging").
+   * @default true
+   */
+  readonly accessLogs?: boolean;
+  /**
+   * Set that account-wide role from this stack (AWS::ApiGateway::Account). It replaces the role
+   * every REST and WebSocket API of the account in this region logs with, and outlives the stack
+   * (the role is retained so the account setting never points at a deleted role).
+   * @default false
+   */
+  readonly manageAccountCloudWatchRole?: boolean;
 }
 
 /**
@@ -60,18 +74,24 @@ export class WebSocketGateway extends Construct {
   constructor(scope: Construct, id: string, props: WebSocketGatewayProps) {
     super(scope, id);
     this.api = new WebSocketApi(this, 'Api', { apiName: props.apiName, routeSelectionExpression: '$request.body.action' });
-    const accessLogs = new LogGroup(this, 'AccessLogs', {
-      retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    const accessLogs =
+      (props.accessLogs ?? true)
+        ? new LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY })
+        : undefined;
     this.stage = new WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: props.stageName,
       autoDeploy: true,
       throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
-      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
+      accessLogSettings: accessLogs && { destination: new LogGroupLogDestination(accessLogs) },
     });
-    this.stage.node.addDependency(this.cloudWatchLoggingRole());
+    if (!accessLogs) {
+      Validations.of(this.stage).acknowledge({
+        id: 'AwsSolutions-APIG1',
+        reason: 'Access logs turned off in the config (webSocketLogging.accessLogs: false), for accounts without the API Gateway CloudWatch role.',
+      });
+    }
+    if (props.manageAccountCloudWatchRole ?? false) this.stage.node.addDependency(this.cloudWatchLoggingRole());
     this.connectionsEndpoint = this.stage.callbackUrl;
     this.url = this.stage.url;
 
@@ -135,12 +155,17 @@ export class WebSocketGateway extends Construct {
     });
   }
 
-  /** WebSocket stage logging needs the account-level API Gateway CloudWatch role of the region. */
+  /**
+   * The region's account-level API Gateway CloudWatch role, which WebSocket stage logging needs.
+   * Only on request: it is one setting for every API of the account in the region.
+   */
   private cloudWatchLoggingRole(): CfnAccount {
     const role = new Role(this, 'CloudWatchRole', {
       assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
       managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
     });
+    // Deleting the stack leaves the account setting in place; the role it names must stay too.
+    role.applyRemovalPolicy(RemovalPolicy.RETAIN);
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       reason: 'The AWS-maintained policy API Gateway documents for its account-level logging role; it only writes logs.',

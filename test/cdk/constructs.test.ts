@@ -269,15 +269,13 @@ describe('WebSocketGateway', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', { RouteResponseKey: '$default' });
   });
 
-  it('GIVEN throttle limits WHEN synthesized THEN the stage applies them and logs access after the account logging role exists', () => {
-    t.hasResource('AWS::ApiGatewayV2::Stage', {
-      Properties: Match.objectLike({
-        DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50 },
-        AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
-      }),
-      DependsOn: Match.arrayWith([Match.stringLikeRegexp('^WsAccount')]),
+  it('GIVEN throttle limits WHEN synthesized THEN the stage applies them and logs access without touching the account-wide API Gateway role', () => {
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
     });
-    t.resourceCountIs('AWS::ApiGateway::Account', 1);
+    t.resourceCountIs('AWS::ApiGateway::Account', 0);
+    t.resourceCountIs('AWS::IAM::Role', Object.keys(t.findResources('AWS::Lambda::Function')).length);
   });
 
   it('GIVEN the handlers WHEN synthesized THEN each role holds only its grants: the authorizer reads the secret, connect writes connections, the router also publishes and posts', () => {
@@ -290,6 +288,41 @@ describe('WebSocketGateway', () => {
     expect(connect).not.toContain('sns:Publish');
     const router = JSON.stringify(policyStatementsOf(t, 'WsMessageRouter'));
     for (const needed of ['sns:Publish', 'execute-api:ManageConnections', 'relaymesh-history', 'relaymesh-sequences']) expect(router).toContain(needed);
+  });
+});
+
+describe('WebSocketGateway logging options', () => {
+  const gatewayWith = (more: Partial<ConstructorParameters<typeof WebSocketGateway>[2]>) => {
+    const stack = testStack();
+    new WebSocketGateway(stack, 'Ws', {
+      apiName: 'relaymesh-us-east-1',
+      stageName: 'live',
+      environment: { TOPIC_ARN },
+      tables: tablesIn(stack),
+      topic: new Topic(stack, 'Topic'),
+      jwtSecret: Secret.fromSecretNameV2(stack, 'Secret', 'relaymesh/jwt-hs256'),
+      throttleRateLimit: 100,
+      throttleBurstLimit: 50,
+      ...more,
+    });
+    return Template.fromStack(stack);
+  };
+
+  it('GIVEN manageAccountCloudWatchRole WHEN synthesized THEN the account role is set from a retained role and the stage waits for it', () => {
+    const t = gatewayWith({ manageAccountCloudWatchRole: true });
+    t.resourceCountIs('AWS::ApiGateway::Account', 1);
+    t.hasResource('AWS::ApiGatewayV2::Stage', { DependsOn: Match.arrayWith([Match.stringLikeRegexp('^WsAccount')]) });
+    t.hasResource('AWS::IAM::Role', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] }) }),
+    });
+  });
+
+  it('GIVEN accessLogs false WHEN synthesized THEN the stage writes no access logs and needs no account role', () => {
+    const t = gatewayWith({ accessLogs: false });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', { AccessLogSettings: Match.absent() });
+    t.resourceCountIs('AWS::Logs::LogGroup', 4);
+    t.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 });
 

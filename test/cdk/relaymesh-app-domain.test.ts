@@ -9,7 +9,7 @@ import { targetGroupHealthCheckViolations } from './deploy-rules';
 const REGIONS = ['eu-west-1', 'us-east-1', 'ap-southeast-1'];
 const IMPORTED_CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
 
-describe('GIVEN the app with a hosted zone, a certificate for one region, an alarm e-mail and no deletion protection', () => {
+describe('GIVEN the app with a hosted zone, a certificate for one region, an alarm e-mail, no deletion protection and the managed API Gateway account role', () => {
   let stacks: RelaymeshStacks;
   let assembly: CloudAssembly;
 
@@ -25,6 +25,7 @@ describe('GIVEN the app with a hosted zone, a certificate for one region, an ala
         certificateArns: { 'us-east-1': IMPORTED_CERT },
         alarmEmail: 'ops@example.com',
         deletionProtection: false,
+        webSocketLogging: { manageAccountRole: true },
       }),
     );
     assembly = app.synth();
@@ -96,6 +97,14 @@ describe('GIVEN the app with a hosted zone, a certificate for one region, an ala
       Type: 'A',
       AliasTarget: Match.objectLike({ HostedZoneId: 'Z2BJ6XQ5FK7U4H' }),
     });
+  });
+
+  it('THEN with manageAccountRole each region stack sets its region\'s API Gateway CloudWatch role once, from a retained role', () => {
+    for (const stack of stacks.regions) {
+      const t = Template.fromStack(stack);
+      t.resourceCountIs('AWS::ApiGateway::Account', 1);
+      t.hasResource('AWS::IAM::Role', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ ManagedPolicyArns: Match.anyValue() }) });
+    }
   });
 
   it('THEN every region\'s alarm topic mails the configured address', () => {

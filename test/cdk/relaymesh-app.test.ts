@@ -76,6 +76,10 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
       }
     });
 
+    it('THEN no stack sets the account-wide API Gateway CloudWatch role (opt-in), while each stage still writes access logs', () => {
+      for (const stack of [stacks.data, ...stacks.regions, ...stacks.fanouts, stacks.edge]) template(stack).resourceCountIs('AWS::ApiGateway::Account', 0);
+    });
+
     it('THEN each event class has a queue whose RedrivePolicy points at its DLQ, and an alarm on that DLQ', () => {
       for (const stack of stacks.regions) {
         const t = template(stack);
