@@ -13,6 +13,8 @@ export interface EdgeServerOptions {
   port?: number;
   /** How often each region's /health is probed, as a Global Accelerator health check does. */
   healthCheckIntervalMs?: number;
+  /** A probe unanswered this long fails, as the ALB's health-check timeout does (a frozen DynamoDB must drain the region). */
+  healthCheckTimeoutMs?: number;
 }
 
 export interface EdgeServer {
@@ -40,7 +42,8 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
   const checkHealth = async () => {
     await Promise.all(
       options.regions.map(async ({ region, handler }) => {
-        const result = await handler(albEvent('GET', '/health', {}, {}, '')).catch(() => undefined);
+        const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), options.healthCheckTimeoutMs ?? 2000).unref());
+        const result = await Promise.race([handler(albEvent('GET', '/health', {}, {}, '')).catch(() => undefined), timeout]);
         if (result?.statusCode === 200) healthy.add(region);
         else healthy.delete(region);
       }),

@@ -6,6 +6,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandOutput,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -190,12 +191,12 @@ export class ConnectionStore {
 
   /** One page of a channel's presence members across `regions`, in region order. */
   async members(channel: string, regions: readonly string[], limit: number, cursor?: string): Promise<{ members: PresenceMember[]; next?: string }> {
-    let position = decodeCursor(cursor, regions.length);
+    let position: PresenceCursor | undefined = decodeCursor(cursor, regions, channel);
     const members: PresenceMember[] = [];
     while (position && members.length < limit) {
       // Presence items hold members only: every item a page reads is returned, so a page costs
       // at most one Query per region however many non-members subscribe.
-      const page = await this.options.dynamo.send(
+      const page: QueryCommandOutput = await this.options.dynamo.send(
         new QueryCommand({
           TableName: this.options.subscriptionsTableName,
           KeyConditionExpression: '#pk = :pk',
@@ -209,7 +210,7 @@ export class ConnectionStore {
         members.push({ sub: item.sub as string, connectionId: item[subscriptionsTable.sortKey.name] as string, region: item.region as string });
       }
       position = page.LastEvaluatedKey
-        ? { region: position.region, key: page.LastEvaluatedKey }
+        ? { region: position.region, key: page.LastEvaluatedKey as PresenceCursor['key'] }
         : position.region + 1 < regions.length
           ? { region: position.region + 1 }
           : undefined;
@@ -379,13 +380,22 @@ function toSubscriber(item: Record<string, unknown>): Subscriber {
   };
 }
 
-const CursorSchema = z.object({ region: z.number().int().min(0), key: z.record(z.string(), z.string()).optional() });
+const CursorSchema = z.strictObject({
+  region: z.number().int().min(0),
+  key: z.strictObject({ [subscriptionsTable.partitionKey]: z.string(), [subscriptionsTable.sortKey.name]: z.string().min(1) }).optional(),
+});
 
-function decodeCursor(cursor: string | undefined, regionCount: number): z.output<typeof CursorSchema> | undefined {
+type PresenceCursor = z.output<typeof CursorSchema>;
+
+/** A cursor this channel's presence pages returned, or a 4002: a forged key never reaches DynamoDB. */
+function decodeCursor(cursor: string | undefined, regions: readonly string[], channel: string): PresenceCursor {
   if (cursor === undefined) return { region: 0 };
   try {
     const parsed = CursorSchema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    if (parsed.success && parsed.data.region < regionCount) return parsed.data;
+    if (parsed.success && parsed.data.region < regions.length) {
+      const { region, key } = parsed.data;
+      if (!key || key[subscriptionsTable.partitionKey] === presenceKey(regions[region]!, channel)) return parsed.data;
+    }
   } catch {
     // fall through to the error below
   }
