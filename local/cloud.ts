@@ -105,6 +105,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       startMessaging({ port: options.ports?.messaging, host }),
     ]);
     stack.push(() => dynamodb.stop(), () => messagingServer.stop());
+    // Every region's data lives in this one JVM: its death is loud, and every /health then fails.
+    void dynamodb.died.then((reason) => console.error(`[relaymesh] DynamoDB Local died: ${reason}\nEvery region's state is gone and its /health fails; restart the local cloud.`));
 
     await Promise.all(config.regions.map((region) => createTables(dynamoClient(dynamodb, region), config.appName)));
     const replicator = startGlobalTableReplication({

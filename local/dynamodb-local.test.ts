@@ -173,6 +173,17 @@ describe('startDynamoDbLocal lifecycle', () => {
     await ddb.stop(); // stopping twice is harmless
   });
 
+  it('reports a JVM that dies on its own, with its output, and never reports one stopped on purpose', async () => {
+    const crashing = await startDynamoDbLocal();
+    process.kill(crashing.pid!, 'SIGKILL');
+    expect(await crashing.died).toMatch(/^the JVM exited \(code null, signal SIGKILL\)/);
+    await crashing.stop();
+    const stopped = await startDynamoDbLocal();
+    await stopped.stop();
+    const reported = await Promise.race([stopped.died.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 200))]);
+    expect(reported).toBe(false);
+  });
+
   it('kills the JVM when Node exits without calling stop()', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ddb-exit-'));
     try {

@@ -28,6 +28,13 @@ export interface DynamoDbLocal {
   /** `http://127.0.0.1:<port>`: give it to every DynamoDB and DynamoDB Streams client. */
   readonly endpoint: string;
   readonly port: number;
+  /** The JVM's process id. */
+  readonly pid: number | undefined;
+  /**
+   * Resolves with the reason and the JVM's last output if it dies on its own (a crash, the
+   * OOM killer, a kill from outside); never resolves after stop(). Data is gone with it.
+   */
+  readonly died: Promise<string>;
   /** Kills the JVM and resolves once it has exited. */
   stop(): Promise<void>;
 }
@@ -122,12 +129,15 @@ async function startOnPort(port: number, startTimeoutMs: number): Promise<Dynamo
     });
   });
 
+  let stopping = false;
   const stop = async (): Promise<void> => {
+    stopping = true;
     // In memory: nothing to flush, so no reason to wait for a graceful JVM shutdown.
     if (ended === undefined) child.kill('SIGKILL');
     await exited;
     process.off('exit', killOnExit);
   };
+  const died = new Promise<string>((resolve) => void exited.then(() => !stopping && resolve(`${ended}\n--- JVM output ---\n${output.slice(-2000)}`)));
 
   const endpoint = `http://127.0.0.1:${port}`;
   try {
@@ -136,7 +146,7 @@ async function startOnPort(port: number, startTimeoutMs: number): Promise<Dynamo
     await stop();
     throw new Error(`DynamoDB Local did not start on port ${port}: ${(error as Error).message}\n--- JVM output ---\n${output}`);
   }
-  return { endpoint, port, stop };
+  return { endpoint, port, pid: child.pid, died, stop };
 }
 
 async function waitUntilAnswering(endpoint: string, ended: () => string | undefined, timeoutMs: number): Promise<void> {
