@@ -38,6 +38,7 @@ describe('loadConfig', () => {
     [{ regions: ['ap-east-1', 'us-east-1', 'me-south-1'] }, 'regions: lists ap-east-1 and me-south-1: SNS does not deliver between two opt-in Regions'],
     [{ regions: ['us-east-1', 'us-gov-west-1'] }, 'regions.1: must be an AWS Region'],
     [{ appName: 'Relay Mesh' }, 'appName: must be 2-31 lowercase'],
+    [{ nameSuffix: 'V2-' }, 'nameSuffix: must be 1-8 lowercase letters or digits'],
     [{ account: '123' }, 'account: must be a 12-digit AWS account id'],
     [{ hostedZoneId: 'Z123ABC' }, 'domainName: hostedZoneId needs domainName'],
     [{ eventClasses: { critical: { maxConcurrency: 1 } } }, 'eventClasses.critical.maxConcurrency'],

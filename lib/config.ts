@@ -90,6 +90,12 @@ export const RelaymeshConfigSchema = z
     alarmEmail: z.email().optional(),
     /** Keep global tables when the stack is deleted; default true. */
     deletionProtection: z.boolean().default(true),
+    /**
+     * Appended (as `<appName>-<nameSuffix>`) to the names of what outlives `cdk destroy --all`: the
+     * global tables deletion protection retains and the JWT secret in its recovery window. Set a new
+     * one to deploy again, fresh, after a destroy (README, Tear down). Default: none.
+     */
+    nameSuffix: z.string().regex(/^[a-z0-9]{1,8}$/, 'must be 1-8 lowercase letters or digits').optional(),
     /** Logging of each region's WebSocket API stage. */
     webSocketLogging: z
       .object({

@@ -3,7 +3,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { RelaymeshConfig } from './config';
 import { GlobalTables } from './global-tables';
-import { jwtSecretName } from './naming';
+import { dataNamePrefix, jwtSecretName } from './naming';
 
 export interface DataStackProps extends StackProps {
   readonly config: RelaymeshConfig;
@@ -22,13 +22,14 @@ export class DataStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const replicaRegions = config.regions.filter((r) => r !== this.region);
+    const prefix = dataNamePrefix(config);
     this.tables = new GlobalTables(this, 'Tables', {
-      appName: config.appName,
+      namePrefix: prefix,
       replicaRegions,
       deletionProtection: config.deletionProtection,
     });
     this.jwtSecret = new Secret(this, 'JwtSecret', {
-      secretName: jwtSecretName(config.appName),
+      secretName: jwtSecretName(prefix),
       description: 'HS256 key that signs Relaymesh client JWTs; replicated to every region.',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
       replicaRegions: replicaRegions.map((region) => ({ region })),

@@ -4,8 +4,11 @@ import { Construct } from 'constructs';
 import { physicalTableName, TABLES, type TableLayout } from '../lambdas/core/tables';
 
 export interface GlobalTablesProps {
-  /** Prefix of the physical table names (lambdas/core/tables.ts `physicalTableName`). */
-  readonly appName: string;
+  /**
+   * Prefix of the physical table names (lambdas/core/tables.ts `physicalTableName`): the app
+   * name, plus the config's nameSuffix (naming.ts `dataNamePrefix`).
+   */
+  readonly namePrefix: string;
   /** Regions that get a replica; the stack's own region holds the primary and is skipped if listed. */
   readonly replicaRegions: readonly string[];
   /**
@@ -34,7 +37,7 @@ export class GlobalTables extends Construct {
     this.tables = new Map(
       TABLES.map((layout) => {
         const table = new TableV2(this, layout.name, {
-          tableName: physicalTableName(props.appName, layout),
+          tableName: physicalTableName(props.namePrefix, layout),
           partitionKey: { name: layout.partitionKey, type: AttributeType.STRING },
           sortKey: layout.sortKey && {
             name: layout.sortKey.name,

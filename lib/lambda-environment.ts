@@ -6,14 +6,18 @@ import type { RelaymeshConfig } from './config';
  * config alone. The CDK region stack and the local cloud both start from it and add what
  * only they know (topic ARN, @connections endpoint, secret, local endpoints).
  */
-export function configEnvironment(config: RelaymeshConfig): Record<string, string> {
-  const { appName, limits, recovery } = config;
+export function configEnvironment(
+  config: RelaymeshConfig,
+  /** Prefix of the table names; the CDK stacks pass the deployed one (appName plus nameSuffix). */
+  tablePrefix: string = config.appName,
+): Record<string, string> {
+  const { limits, recovery } = config;
   return {
-    CONNECTIONS_TABLE: physicalTableName(appName, connectionsTable),
-    SUBSCRIPTIONS_TABLE: physicalTableName(appName, subscriptionsTable),
-    SEQUENCES_TABLE: physicalTableName(appName, sequencesTable),
-    HISTORY_TABLE: physicalTableName(appName, historyTable),
-    DEDUP_TABLE: physicalTableName(appName, dedupTable),
+    CONNECTIONS_TABLE: physicalTableName(tablePrefix, connectionsTable),
+    SUBSCRIPTIONS_TABLE: physicalTableName(tablePrefix, subscriptionsTable),
+    SEQUENCES_TABLE: physicalTableName(tablePrefix, sequencesTable),
+    HISTORY_TABLE: physicalTableName(tablePrefix, historyTable),
+    DEDUP_TABLE: physicalTableName(tablePrefix, dedupTable),
     REGIONS: config.regions.join(','),
     MAX_PUBLISH_DATA_BYTES: String(limits.maxPublishDataBytes),
     MAX_SUBSCRIPTIONS_PER_CONNECTION: String(limits.maxSubscriptionsPerConnection),

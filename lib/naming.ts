@@ -10,8 +10,15 @@ import { deadLetterQueueName, eventQueueName, fanoutTopicName, subscriptionDeadL
  */
 export { deadLetterQueueName, eventQueueName, fanoutTopicName, subscriptionDeadLetterQueueName };
 
-/** Secrets Manager name of the JWT signing secret, replicated to every region. */
-export const jwtSecretName = (appName: string): string => `${appName}/jwt-hs256`;
+/**
+ * Prefix of the names that outlive `cdk destroy` (retained global tables, the secret in its
+ * recovery window): the app name, plus the config's `nameSuffix` when a redeploy needs new ones.
+ */
+export const dataNamePrefix = (config: { appName: string; nameSuffix?: string }): string =>
+  config.nameSuffix ? `${config.appName}-${config.nameSuffix}` : config.appName;
+
+/** Secrets Manager name of the JWT signing secret, replicated to every region; `prefix` is dataNamePrefix. */
+export const jwtSecretName = (prefix: string): string => `${prefix}/jwt-hs256`;
 
 /** SSM parameter whose value "true" makes a region's /health fail on purpose (drain). */
 export const drainParameterName = (appName: string): string => `/${appName}/edge/drain`;

@@ -20,6 +20,7 @@ import { EVENT_CLASSES, type RelaymeshConfig } from './config';
 import { DeliveryWorker } from './delivery-worker';
 import { EventClassQueue } from './event-class-queue';
 import {
+  dataNamePrefix,
   deadLetterQueueName,
   drainParameterName,
   edgeDomainName,
@@ -64,8 +65,9 @@ export class RegionStack extends Stack {
 
     // The global tables and the secret are defined in the data stack; here they are this
     // region's replicas, found by their deterministic names.
+    const dataPrefix = dataNamePrefix(config);
     const table = (layout: TableLayout) =>
-      TableV2.fromTableAttributes(this, `${layout.name}Table`, { tableName: physicalTableName(appName, layout) });
+      TableV2.fromTableAttributes(this, `${layout.name}Table`, { tableName: physicalTableName(dataPrefix, layout) });
     const tables: RegionTables = {
       connections: table(connectionsTable),
       subscriptions: table(subscriptionsTable),
@@ -73,7 +75,7 @@ export class RegionStack extends Stack {
       history: table(historyTable),
       dedup: table(dedupTable),
     };
-    const jwtSecret = Secret.fromSecretNameV2(this, 'JwtSecret', jwtSecretName(appName));
+    const jwtSecret = Secret.fromSecretNameV2(this, 'JwtSecret', jwtSecretName(dataPrefix));
 
     this.topic = new Topic(this, 'Fanout', { topicName: fanoutTopicName(appName), enforceSSL: true });
     this.subscriptionDeadLetters = new SubscriptionDeadLetters(this, 'FanoutDeadLetters', {
@@ -93,7 +95,7 @@ export class RegionStack extends Stack {
     );
 
     const environment: Record<string, string> = {
-      ...configEnvironment(config),
+      ...configEnvironment(config, dataPrefix),
       TOPIC_ARN: this.topic.topicArn,
       JWT_SECRET_ARN: jwtSecret.secretArn,
     };
@@ -156,7 +158,7 @@ export class RegionStack extends Stack {
       queues: this.queues,
       fanout: { topic: this.topic, deadLetterQueue: this.subscriptionDeadLetters.queue },
       functions,
-      tableNames: TABLES.map((t) => physicalTableName(appName, t)),
+      tableNames: TABLES.map((t) => physicalTableName(dataPrefix, t)),
       replicaRegions: config.regions.filter((r) => r !== this.region),
       apiId: this.gateway.api.apiId,
       stageName: config.stageName,

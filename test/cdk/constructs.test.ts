@@ -64,7 +64,7 @@ function policyStatementsOf(template: Template, prefix: string): unknown[] {
 describe('GlobalTables', () => {
   it('GIVEN two regions and no deletion protection WHEN created THEN each table has both replicas, keys from tables.ts and is deletable', () => {
     const stack = testStack('us-east-1');
-    new GlobalTables(stack, 'Tables', { appName: 'relaymesh', replicaRegions: ['us-east-1', 'eu-west-1'], deletionProtection: false });
+    new GlobalTables(stack, 'Tables', { namePrefix: 'relaymesh', replicaRegions: ['us-east-1', 'eu-west-1'], deletionProtection: false });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::DynamoDB::GlobalTable', TABLES.length);
     t.hasResource('AWS::DynamoDB::GlobalTable', {
@@ -87,7 +87,7 @@ describe('GlobalTables', () => {
   });
 
   it('GIVEN only the primary region WHEN created THEN it fails naming the missing replica', () => {
-    expect(() => new GlobalTables(testStack('us-east-1'), 'Tables', { appName: 'relaymesh', replicaRegions: ['us-east-1'] })).toThrow(
+    expect(() => new GlobalTables(testStack('us-east-1'), 'Tables', { namePrefix: 'relaymesh', replicaRegions: ['us-east-1'] })).toThrow(
       'GlobalTables: replicaRegions must name at least one region besides the primary us-east-1',
     );
   });

@@ -96,3 +96,35 @@ export function snsSubscriptionRedriveViolations(template: Template, stackRegion
   }
   return violations;
 }
+
+/** Properties that hold a resource's physical name, by resource type. */
+const NAME_PROPERTIES: Record<string, string> = {
+  'AWS::DynamoDB::GlobalTable': 'TableName',
+  'AWS::DynamoDB::Table': 'TableName',
+  'AWS::SecretsManager::Secret': 'Name',
+  'AWS::S3::Bucket': 'BucketName',
+  'AWS::SQS::Queue': 'QueueName',
+  'AWS::SNS::Topic': 'TopicName',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
+  'AWS::SSM::Parameter': 'Name',
+};
+
+/**
+ * The explicit physical names that block a second deploy after `cdk destroy`: resources
+ * CloudFormation retains (DeletionPolicy Retain or Snapshot, which a DynamoDB table with
+ * deletion protection gets) keep their names, and a deleted Secrets Manager secret keeps its
+ * name through its recovery window (7 to 30 days; Secrets Manager API reference, DeleteSecret).
+ * Resources without an explicit name get a fresh generated one and never collide.
+ */
+export function namesThatOutliveDestroy(template: Template): string[] {
+  const names: string[] = [];
+  for (const resource of Object.values(template.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string; Properties?: Record<string, unknown> }>)) {
+    const nameProperty = NAME_PROPERTIES[resource.Type];
+    const name = nameProperty ? resource.Properties?.[nameProperty] : undefined;
+    if (name === undefined) continue;
+    const retained = resource.DeletionPolicy === 'Retain' || resource.DeletionPolicy === 'RetainExceptOnCreate' || resource.DeletionPolicy === 'Snapshot';
+    if (retained || resource.Type === 'AWS::SecretsManager::Secret') names.push(templateText(name));
+  }
+  return names.sort();
+}
