@@ -232,6 +232,9 @@ async function main(): Promise<void> {
   const config = loadConfig({
     ...(options.regions && { regions: options.regions }),
     limits: {
+      // One publisher socket per region drives the whole load: the per-connection limit is not what is measured.
+      requestsPerSecond: 10_000,
+      requestBurst: 20_000,
       ...(options.accountRps && { accountRatePerSecond: options.accountRps }),
       ...(options.accountBurst && { accountBurst: options.accountBurst }),
     },
