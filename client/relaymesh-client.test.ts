@@ -131,17 +131,20 @@ describe('RelaymeshClient against a scripted server', () => {
     server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await once(server, 'listening');
     const received: Received[] = [];
+    /** When each frame of `received` arrived. */
+    const arrivals: number[] = [];
     let connections = 0;
     server.on('connection', (socket) => {
       const connection = { index: connections++, socket, send: (frame: object) => socket.send(JSON.stringify(frame)) };
       socket.on('message', (raw) => {
         const frame = JSON.parse(raw.toString()) as Received;
         received.push(frame);
+        arrivals.push(Date.now());
         script(frame, connection);
       });
     });
     const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { url, received, sinceSubscribes: () => received.filter((f) => f.action === 'subscribe' && f.since) };
+    return { url, received, arrivals, sinceSubscribes: () => received.filter((f) => f.action === 'subscribe' && f.since) };
   }
 
   async function connect(url: string, options: Partial<RelaymeshClientOptions> = {}) {
@@ -289,9 +292,9 @@ describe('RelaymeshClient against a scripted server', () => {
     expect(sinceSubscribes()).toEqual([]);
   });
 
-  it('retries a resubscribe that failed (a timeout, then 5030) with backoff until it succeeds', async () => {
+  it('retries a resubscribe that failed (a timeout, 5030, then 4291 with retryAfterMs, waited out) with backoff until it succeeds', async () => {
     let answers = 0;
-    const { url, sinceSubscribes } = await serve((frame, { send }) => {
+    const { url, received, arrivals, sinceSubscribes } = await serve((frame, { send }) => {
       if (frame.action !== 'subscribe') return;
       if (!frame.since) {
         send(ack(frame, { position: { [US]: 0 } }));
@@ -301,6 +304,7 @@ describe('RelaymeshClient against a scripted server', () => {
       answers++;
       if (answers === 1) return; // never answered: the client times out
       if (answers === 2) return send({ type: 'error', code: 5030, message: 'Service temporarily unavailable', retryable: true, ref: frame.ref });
+      if (answers === 3) return send({ type: 'error', code: 4291, message: 'Too many recoveries', retryable: true, ref: frame.ref, retryAfterMs: 300 });
       send(messageFrame(US, 1));
       send(ack(frame, { recovered: true, missing: [], position: { [US]: 2 } }));
     });
@@ -311,8 +315,23 @@ describe('RelaymeshClient against a scripted server', () => {
     for (const socket of server!.clients) socket.terminate();
     await until(() => seqs().length === 2);
     expect(seqs()).toEqual([1, 2]);
-    expect(sinceSubscribes()).toHaveLength(3);
-    expect(events.errors.map((e) => (e as RelaymeshError).code)).toEqual(['timeout', 5030]);
+    expect(sinceSubscribes()).toHaveLength(4);
+    expect(events.errors.map((e) => (e as RelaymeshError).code)).toEqual(['timeout', 5030, 4291]);
+    const [third, fourth] = [received.indexOf(sinceSubscribes()[2]!), received.indexOf(sinceSubscribes()[3]!)];
+    expect(arrivals[fourth]! - arrivals[third]!).toBeGreaterThanOrEqual(300);
+  });
+
+  it('waits the retryAfterMs of a rate-limited publish (4290) before retrying it', async () => {
+    let attempts = 0;
+    const { url, arrivals } = await serve((frame, { send }) => {
+      if (frame.action !== 'publish') return;
+      if (++attempts === 1) return send({ type: 'error', code: 4290, message: 'Too many requests', retryable: true, ref: frame.ref, retryAfterMs: 300 });
+      send(ack(frame, { id: frame.id, origin: US, seq: 1 }));
+    });
+    await connect(url);
+    await client!.publish('room:1', 'x');
+    expect(arrivals).toHaveLength(2);
+    expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(300);
   });
 
   it('retries a publish answered 5030 with the same id, and resolves with the ack', async () => {

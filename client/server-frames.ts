@@ -60,7 +60,15 @@ const ServerFrameSchema = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('batch'), frames: z.array(z.discriminatedUnion('type', [MessageFrameSchema, PresenceEventFrameSchema])) }),
   z.looseObject({ type: z.literal('members'), channel: z.string(), members: z.array(PresenceMemberSchema), next: z.string().optional(), ref: RefSchema.optional() }),
   z.looseObject({ type: z.literal('pong'), ts: z.number(), connectionId: z.string(), ref: RefSchema.optional() }),
-  z.looseObject({ type: z.literal('error'), code: z.number().int(), message: z.string(), retryable: z.boolean(), ref: RefSchema.optional(), id: z.string().optional() }),
+  z.looseObject({
+    type: z.literal('error'),
+    code: z.number().int(),
+    message: z.string(),
+    retryable: z.boolean(),
+    ref: RefSchema.optional(),
+    id: z.string().optional(),
+    retryAfterMs: z.number().min(0).optional(),
+  }),
 ]);
 
 // Compile-time proof that what the schemas accept is what the protocol's types describe.
