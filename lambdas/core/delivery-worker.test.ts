@@ -28,7 +28,10 @@ function fakeStore(subscribers: Record<string, string[]>) {
 }
 
 /** A poster port answering `outcome`; records every frame that arrived, unpacking batch frames. */
-function fakePoster(outcome: (connectionId: string, frame: { id: string }) => PostOutcome = () => 'ok') {
+/** The message ids a frame carries: its own, or its batch's. */
+const idsIn = (frame: { id?: string; frames?: Array<{ id: string }> }) => (frame.frames ? frame.frames.map((f) => f.id) : [frame.id!]);
+
+function fakePoster(outcome: (connectionId: string, frame: { id?: string; frames?: Array<{ id: string }> }) => PostOutcome = () => 'ok') {
   const posts: Array<{ connectionId: string; id: string }> = [];
   const frames: Array<{ connectionId: string; bytes: number; frame: { type: string; id: string; frames?: Array<{ id: string }> } }> = [];
   let inFlight = 0;
@@ -96,7 +99,8 @@ describe('deliverBatch', () => {
     expect(result.batchItemFailures).toEqual([]);
     expect(connections.posts.filter((p) => p.connectionId === 'c1').map((p) => p.id)).toEqual(['a', 'c']);
     expect(connections.posts.filter((p) => p.connectionId === 'c4').map((p) => p.id)).toEqual(['b']);
-    expect(result.stats).toMatchObject({ records: 3, subscribers: 4, posted: 7, failed: 0 });
+    // One frame per subscriber: c1-c3 get a and c together, c4 gets b.
+    expect(result.stats).toMatchObject({ records: 3, subscribers: 4, posted: 4, delivered: 7, failed: 0 });
   });
 
   it('removes a connection that answers 410 Gone, and its subscription by key (an orphan included), without retrying the event', async () => {
@@ -117,12 +121,13 @@ describe('deliverBatch', () => {
     const otherChannel = record({ id: 'other', channel: 'room:2' });
     const scheduled: Array<{ ids: string[]; delaySeconds: number }> = [];
     const retry: RetryScheduler = { retryAfter: async (records, delaySeconds) => void scheduled.push({ ids: records.map((r) => r.messageId), delaySeconds }) };
-    const connections = fakePoster((id, frame) => (id === 'c2' && frame.id === 'throttled' ? 'throttled' : 'ok'));
+    const connections = fakePoster((id, frame) => (id === 'c2' && idsIn(frame).includes('throttled') ? 'throttled' : 'ok'));
     const result = await deliverBatch(
       deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 2, retry, retryDelaySeconds: 2 }),
       batch(first, throttled, later, otherChannel),
     );
-    const failed = [throttled.messageId, later.messageId].sort();
+    // c2's one frame carried all three: every event it covered comes back, the other channel's does not.
+    const failed = [first.messageId, throttled.messageId, later.messageId].sort();
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(failed);
     expect(connections.posts.some((p) => p.connectionId === 'c2' && p.id === 'later')).toBe(false);
     expect(scheduled.map((s) => ({ ...s, ids: s.ids.sort() }))).toEqual([{ ids: failed, delaySeconds: 2 }]);
@@ -188,6 +193,18 @@ describe('deliverBatch', () => {
     expect(connections.frames).toHaveLength(2);
     expect(connections.frames[0]!.frame).toMatchObject({ type: 'batch', frames: [{ id: 'e1' }, { id: 'e2' }, { id: 'e3' }] });
     expect(result.stats).toMatchObject({ posted: 2, delivered: 6 });
+  });
+
+  it('sends a subscriber\'s due critical events as one batch frame in (origin, seq) order: one post for a 10-event batch', async () => {
+    const { store } = fakeStore({ 'room:1': ['c1'] });
+    const connections = fakePoster();
+    const events = [5, 3, 4, 1, 2].flatMap((seq) => [record({ id: `us${seq}`, seq }), record({ id: `eu${seq}`, seq, origin: 'eu-west-1' })]);
+    const result = await deliverBatch(deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1 }), batch(...events));
+    expect(connections.frames).toHaveLength(1);
+    expect(result.stats).toMatchObject({ posted: 1, delivered: 10 });
+    const ids = connections.posts.map((p) => p.id);
+    expect(ids.filter((id) => id.startsWith('us'))).toEqual(['us1', 'us2', 'us3', 'us4', 'us5']);
+    expect(ids.filter((id) => id.startsWith('eu'))).toEqual(['eu1', 'eu2', 'eu3', 'eu4', 'eu5']);
   });
 
   it('caps coalesced frames by bytes: ten 30 KB ephemeral events never make a frame over the cap, and all arrive in order', async () => {

@@ -29,7 +29,9 @@ export class TestClient {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()) as Frame);
+      const frame = JSON.parse(data.toString()) as Frame;
+      // A batch frame carries several events for this connection: record them one by one, and the batch too.
+      this.frames.push(...(frame.type === 'batch' ? [frame, ...(frame.frames as Frame[])] : [frame]));
       this.notify();
     });
     socket.on('close', (code) => {
