@@ -267,6 +267,50 @@ describe('RelaymeshClient against a scripted server', () => {
     expect(subscription.vector()).toEqual({ [US]: 4 });
   });
 
+  it('retries a first subscribe with since that failed after part of its replay from where the replay got to, handing nothing twice', async () => {
+    const { url, sinceSubscribes } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      if (frame.since[US] === 0) {
+        send(messageFrame(US, 1));
+        send(messageFrame(US, 2));
+        return send({ type: 'error', code: 5030, message: 'replay post failed', retryable: true, ref: frame.ref });
+      }
+      send(messageFrame(US, 3));
+      send(ack(frame, { recovered: true, missing: [], position: { [US]: 3 } }));
+    });
+    const events = await connect(url);
+    const { seqs } = await subscribe({ since: { [US]: 0 } });
+    expect(seqs()).toEqual([1, 2, 3]);
+    expect(sinceSubscribes().map((f) => f.since)).toEqual([{ [US]: 0 }, { [US]: 2 }]);
+    expect(events.errors.map((e) => (e as RelaymeshError).code)).toEqual([5030]);
+  });
+
+  it('carries a first subscribe with since through a dropped connection: it resubscribes once reconnected and resolves', async () => {
+    const { url, sinceSubscribes } = await serve((frame, { send, socket, index }) => {
+      if (frame.action !== 'subscribe') return;
+      if (index === 0) return socket.terminate();
+      send(messageFrame(US, 5));
+      send(ack(frame, { recovered: true, missing: [], position: { [US]: 5 } }));
+    });
+    await connect(url);
+    const { seqs } = await subscribe({ since: { [US]: 4 } });
+    expect(seqs()).toEqual([5]);
+    expect(sinceSubscribes()).toHaveLength(2);
+  });
+
+  it('rejects a first subscribe with since refused for good, and leaves the channel free to subscribe again', async () => {
+    let refuse = true;
+    const { url } = await serve((frame, { send }) => {
+      if (frame.action !== 'subscribe') return;
+      if (refuse) return send({ type: 'error', code: 4301, message: 'forbidden', retryable: false, ref: frame.ref });
+      send(ack(frame, { recovered: true, missing: [], position: { [US]: 0 } }));
+    });
+    await connect(url);
+    await expect(client!.subscribe('room:1', () => {}, { since: { [US]: 0 } })).rejects.toMatchObject({ code: 4301 });
+    refuse = false;
+    await expect(client!.subscribe('room:1', () => {}, { since: { [US]: 0 } })).resolves.toMatchObject({ channel: 'room:1' });
+  });
+
   it('refuses an invalid since vector', async () => {
     const { url } = await serve(() => {});
     await connect(url);

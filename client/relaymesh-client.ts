@@ -183,6 +183,8 @@ interface ChannelEntry {
   early: MessageFrame[];
   /** The first subscribe was acknowledged: from then on the client keeps the subscription up. */
   confirmed: boolean;
+  /** A first subscribe with `since` waiting for its recovery to be acknowledged. */
+  firstAck?: { resolve: () => void; reject: (error: Error) => void };
   /** A recovery loop (`recover`) runs for this channel. */
   recovering: boolean;
   /** Ends the recovery loop's backoff early. */
@@ -280,11 +282,14 @@ export class RelaymeshClient {
     this.channels.set(channel, entry);
     try {
       if (since) {
-        // Replayed messages arrive before the ack: the stream must exist to take them.
+        if (!this.socket) throw new RelaymeshError('disconnected', `Not connected (${this.currentState})`, true);
+        // Replayed messages arrive before the ack: the stream must exist to take them. Part of a
+        // replay may be handed over before an attempt fails, so only the recovery loop, which
+        // resumes from the stream's vector, may try again.
         entry.stream = this.createStream(entry, since.data);
-        const next = await this.resubscribeOnce(entry);
-        entry.confirmed = true;
-        if (next !== 'done') void this.recover(entry, next);
+        const acknowledged = new Promise<void>((resolve, reject) => (entry.firstAck = { resolve, reject }));
+        void this.recover(entry, 'now');
+        await acknowledged;
       } else {
         const ack = (await this.request({ action: 'subscribe', channel, ...(entry.presence && { presence: true }) })) as AckFrame;
         entry.stream = this.createStream(entry, ack.position ?? {});
@@ -293,7 +298,7 @@ export class RelaymeshClient {
       }
     } catch (error) {
       if (this.channels.get(channel) === entry) this.channels.delete(channel);
-      entry.stream?.close();
+      this.end(entry);
       throw error;
     }
     return { channel, vector: () => entry.stream!.vector(), unsubscribe: () => this.unsubscribe(entry) };
@@ -462,8 +467,8 @@ export class RelaymeshClient {
     this.attempt = 0;
     this.setState('open');
     for (const entry of this.channels.values()) {
-      // A subscribe still waiting for its first ack was rejected by the drop and is its caller's to retry.
-      if (!entry.confirmed) continue;
+      // A plain subscribe still waiting for its first ack was rejected by the drop and is its caller's to retry.
+      if (!entry.stream) continue;
       // A recovery waiting out a backoff resubscribes now: until it does, nothing is delivered live.
       if (entry.recovering) entry.cutBackoff?.();
       else void this.recover(entry, 'now');
@@ -493,7 +498,8 @@ export class RelaymeshClient {
    * Subscribes again since the channel's vector for as long as the answers ask for more: a
    * `limit` page at once, `not-replicated` ranges and failures (error frames, timeouts) after
    * a growing backoff. Ends when nothing is missing any more, or with the subscription or the
-   * connection (the reconnect starts it again).
+   * connection (the reconnect starts it again). A first subscribe with `since` fails on an
+   * error that retrying cannot fix.
    */
   private async recover(entry: ChannelEntry, next: Exclude<NextFetch, 'done'>): Promise<void> {
     entry.recovering = true;
@@ -510,6 +516,7 @@ export class RelaymeshClient {
           failure = undefined;
         } catch (error) {
           if (error instanceof RelaymeshError && (error.code === 'disconnected' || error.code === 'closed')) return;
+          if (!entry.confirmed && !(error instanceof RelaymeshError && error.retryable)) return entry.firstAck!.reject(error as Error);
           this.emit('error', error as Error);
           failure = error instanceof RelaymeshError ? error : undefined;
           next = 'later';
@@ -527,6 +534,9 @@ export class RelaymeshClient {
     const frame = { action: 'subscribe', channel: entry.channel, since, ...(entry.presence && { presence: true }) } as const;
     const ack = (await this.request(frame, this.options.recoveryTimeoutMs)) as AckFrame;
     if (this.channels.get(entry.channel) !== entry) return 'done';
+    entry.confirmed = true;
+    entry.firstAck?.resolve();
+    entry.firstAck = undefined;
     const missing = ack.missing ?? [];
     const position = ack.position ?? {};
     stream.recovered(missing, position);
@@ -579,10 +589,11 @@ export class RelaymeshClient {
     });
   }
 
-  /** A channel left (unsubscribed or closed): its gap timers stop and its recovery loop ends. */
+  /** A channel left (unsubscribed or closed): its gap timers stop, its recovery loop ends, a first subscribe still recovering fails. */
   private end(entry: ChannelEntry): void {
     entry.stream?.close();
     entry.cutBackoff?.();
+    entry.firstAck?.reject(new RelaymeshError('closed', 'The client was closed', false));
   }
 
   private request(frame: ClientFrameInput, timeoutMs = this.options.requestTimeoutMs): Promise<Answer> {
