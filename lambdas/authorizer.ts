@@ -1,5 +1,6 @@
 // REQUEST authorizer of $connect: verifies the JWT in the `token` query parameter.
 import { createAuthorizerHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { traceClients, traced } from './tracing';
 
-export const handler = createAuthorizerHandler(runtimeFromEnv(process.env));
+export const handler = traced('authorizer', createAuthorizerHandler(traceClients(runtimeFromEnv(process.env))));

@@ -1,5 +1,6 @@
 // $connect route: registers the connection.
 import { createConnectHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { traceClients, traced } from './tracing';
 
-export const handler = createConnectHandler(runtimeFromEnv(process.env));
+export const handler = traced('connect', createConnectHandler(traceClients(runtimeFromEnv(process.env))));

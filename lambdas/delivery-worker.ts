@@ -1,5 +1,6 @@
 // SQS consumer of one event class's queue: fans events out to this region's subscribers.
 import { createDeliveryWorkerHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { traceClients, traced } from './tracing';
 
-export const handler = createDeliveryWorkerHandler(runtimeFromEnv(process.env));
+export const handler = traced('delivery-worker', createDeliveryWorkerHandler(traceClients(runtimeFromEnv(process.env))));

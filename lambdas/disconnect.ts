@@ -1,5 +1,6 @@
 // $disconnect route: removes the connection and its subscriptions.
 import { createDisconnectHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { traceClients, traced } from './tracing';
 
-export const handler = createDisconnectHandler(runtimeFromEnv(process.env));
+export const handler = traced('disconnect', createDisconnectHandler(traceClients(runtimeFromEnv(process.env))));

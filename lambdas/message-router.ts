@@ -1,5 +1,6 @@
 // $default route: subscribe, unsubscribe, publish, ping.
 import { createMessageRouterHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { traceClients, traced } from './tracing';
 
-export const handler = createMessageRouterHandler(runtimeFromEnv(process.env));
+export const handler = traced('message-router', createMessageRouterHandler(traceClients(runtimeFromEnv(process.env))));

@@ -15,6 +15,22 @@ describe('loadConfig', () => {
     expect(loadConfig({}).webSocketLogging).toEqual({ accessLogs: true, manageAccountRole: false });
   });
 
+  it('sizes functions from the config, with the delivery workers at 1024 MB and tracing on by default', () => {
+    expect(loadConfig({}).functions).toEqual({
+      memoryMb: { authorizer: 256, connect: 256, disconnect: 256, messageRouter: 512, edge: 256, deliveryCritical: 1024, deliveryEphemeral: 1024 },
+      tracing: true,
+    });
+    expect(loadConfig({ functions: { memoryMb: { deliveryEphemeral: 2048 } } }).functions.memoryMb).toMatchObject({ deliveryEphemeral: 2048, deliveryCritical: 1024 });
+  });
+
+  it('lets throttled ephemeral events expire before they dead-letter, and alarms on ephemeral DLQs only past a trickle', () => {
+    const { critical, ephemeral } = loadConfig({}).eventClasses;
+    // Failed records come back every ~2 s (RETRY_DELAY_SECONDS), so the receives outlast the TTL.
+    expect(ephemeral.maxReceiveCount * 2).toBeGreaterThan(ephemeral.ttlSeconds);
+    expect(ephemeral.deadLetterAlarm).toEqual({ threshold: 10, periodMinutes: 5, evaluationPeriods: 3 });
+    expect(critical.deadLetterAlarm).toEqual({ threshold: 0, periodMinutes: 1, evaluationPeriods: 1 });
+  });
+
   it('keeps defaults for the fields a partial override leaves out', () => {
     const config = loadConfig({ eventClasses: { critical: { batchSize: 5 } } });
     expect(config.eventClasses.critical).toMatchObject({ batchSize: 5, maxReceiveCount: 5 });
@@ -39,6 +55,8 @@ describe('loadConfig', () => {
     [{ regions: ['us-east-1', 'us-gov-west-1'] }, 'regions.1: must be an AWS Region'],
     [{ appName: 'Relay Mesh' }, 'appName: must be 2-31 lowercase'],
     [{ nameSuffix: 'V2-' }, 'nameSuffix: must be 1-8 lowercase letters or digits'],
+    [{ functions: { memoryMb: { edge: 64 } } }, 'functions.memoryMb.edge: Too small'],
+    [{ eventClasses: { ephemeral: { deadLetterRetentionDays: 15 } } }, 'eventClasses.ephemeral.deadLetterRetentionDays: Too big'],
     [{ account: '123' }, 'account: must be a 12-digit AWS account id'],
     [{ hostedZoneId: 'Z123ABC' }, 'domainName: hostedZoneId needs domainName'],
     [{ eventClasses: { critical: { maxConcurrency: 1 } } }, 'eventClasses.critical.maxConcurrency'],

@@ -20,6 +20,8 @@ const eventClassSettings = (defaults: {
   maxBatchingWindowSeconds: number;
   maxConcurrency: number;
   ttlSeconds: number;
+  deadLetterRetentionDays: number;
+  deadLetterAlarm: { threshold: number; periodMinutes: number; evaluationPeriods: number };
 }) =>
   z
     .object({
@@ -33,9 +35,22 @@ const eventClassSettings = (defaults: {
       maxConcurrency: z.number().int().min(2).max(1000).default(defaults.maxConcurrency),
       /** Events older than this are dropped (and counted) instead of delivered late. 0 = never. */
       ttlSeconds: z.number().int().min(0).max(86_400).default(defaults.ttlSeconds),
+      /** How long the class's DLQ keeps a message (SQS allows 1 minute to 14 days). */
+      deadLetterRetentionDays: z.number().int().min(1).max(14).default(defaults.deadLetterRetentionDays),
+      /** The DLQ alarm: more than `threshold` messages in it for `evaluationPeriods` periods of `periodMinutes`. */
+      deadLetterAlarm: z
+        .object({
+          threshold: z.number().int().min(0).default(defaults.deadLetterAlarm.threshold),
+          periodMinutes: z.number().int().min(1).max(60).default(defaults.deadLetterAlarm.periodMinutes),
+          evaluationPeriods: z.number().int().min(1).max(100).default(defaults.deadLetterAlarm.evaluationPeriods),
+        })
+        .strict()
+        .prefault({}),
     })
     .strict()
     .prefault({});
+
+const functionMemory = (defaultMb: number) => z.number().int().min(128).max(10_240).default(defaultMb);
 
 export const EVENT_CLASSES = ['critical', 'ephemeral'] as const;
 export type EventClass = (typeof EVENT_CLASSES)[number];
@@ -96,6 +111,30 @@ export const RelaymeshConfigSchema = z
      * one to deploy again, fresh, after a destroy (README, Tear down). Default: none.
      */
     nameSuffix: z.string().regex(/^[a-z0-9]{1,8}$/, 'must be 1-8 lowercase letters or digits').optional(),
+    /** The Lambda functions of every region. */
+    functions: z
+      .object({
+        /**
+         * Memory per function, MB (Lambda: 128-10,240; CPU grows with it). The delivery workers run
+         * up to limits.deliveryConcurrency posts at once, the router replays history: they get more.
+         */
+        memoryMb: z
+          .object({
+            authorizer: functionMemory(256),
+            connect: functionMemory(256),
+            disconnect: functionMemory(256),
+            messageRouter: functionMemory(512),
+            edge: functionMemory(256),
+            deliveryCritical: functionMemory(1024),
+            deliveryEphemeral: functionMemory(1024),
+          })
+          .strict()
+          .prefault({}),
+        /** X-Ray active tracing on every function (Powertools Tracer in the handlers). */
+        tracing: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     /** Logging of each region's WebSocket API stage. */
     webSocketLogging: z
       .object({
@@ -121,14 +160,22 @@ export const RelaymeshConfigSchema = z
           maxBatchingWindowSeconds: 0,
           maxConcurrency: 20,
           ttlSeconds: 0,
+          deadLetterRetentionDays: 14,
+          // A kept message that could not be delivered: page at once.
+          deadLetterAlarm: { threshold: 0, periodMinutes: 1, evaluationPeriods: 1 },
         }),
         ephemeral: eventClassSettings({
-          maxReceiveCount: 2,
+          // A throttled event comes back every ~2 s (RETRY_DELAY_SECONDS) and is dropped, counted, once
+          // older than its 10 s TTL: 10 receives outlast the TTL, so throttling never dead-letters it.
+          maxReceiveCount: 10,
           visibilityTimeoutSeconds: 60,
           batchSize: 10,
           maxBatchingWindowSeconds: 0,
           maxConcurrency: 10,
           ttlSeconds: 10,
+          // What still lands here is a poison event; stale within seconds, so kept a day, and a trickle does not page.
+          deadLetterRetentionDays: 1,
+          deadLetterAlarm: { threshold: 10, periodMinutes: 5, evaluationPeriods: 3 },
         }),
       })
       .strict()

@@ -16,6 +16,13 @@ export interface DeliveryWorkerProps {
   readonly settings: EventClassSettings;
   /** The common Relaymesh runtime environment; EVENT_CLASS and EVENT_TTL_SECONDS are added. */
   readonly environment: Record<string, string>;
+  /**
+   * Memory, MB: a batch fans out to up to DELIVERY_CONCURRENCY posts at once.
+   * @default 1024
+   */
+  readonly memoryMb?: number;
+  /** @default true */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -39,6 +46,8 @@ export class DeliveryWorker extends Construct {
     this.function = new RelaymeshFunction(this, 'Function', {
       handler: 'delivery-worker',
       timeout: Duration.seconds(timeoutSeconds),
+      memorySize: props.memoryMb ?? 1024,
+      tracing: props.tracing,
       environment: {
         ...props.environment,
         EVENT_CLASS: source.eventClass,

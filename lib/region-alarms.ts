@@ -6,10 +6,23 @@ import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import type { EventClass } from './config';
 import type { EventClassQueue } from './event-class-queue';
+
+/** When a DLQ alarms: more than `threshold` messages for `evaluationPeriods` periods of `periodMinutes`. */
+export interface DeadLetterAlarmSettings {
+  readonly threshold: number;
+  readonly periodMinutes: number;
+  readonly evaluationPeriods: number;
+}
 
 export interface RegionAlarmsProps {
   readonly queues: readonly EventClassQueue[];
+  /**
+   * The DLQ alarm of each class.
+   * @default - any message, within a minute
+   */
+  readonly deadLetterAlarms?: Partial<Record<EventClass, DeadLetterAlarmSettings>>;
   /**
    * This region's fan-out topic and the DLQ of its subscriptions: a delivery SNS gave up on
    * (to any region's queue) and the messages kept in that DLQ alarm.
@@ -58,10 +71,15 @@ export class RegionAlarms extends Construct {
     const latencyMs = props.replicationLatencyMs ?? 5000;
 
     for (const { eventClass, queue, deadLetterQueue } of props.queues) {
+      const dlq = props.deadLetterAlarms?.[eventClass] ?? { threshold: 0, periodMinutes: 1, evaluationPeriods: 1 };
       this.add(`${eventClass}DeadLetters`, {
-        description: `A ${eventClass} event reached its DLQ: inspect and redrive with the DLQ tool.`,
-        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-        threshold: 0,
+        description:
+          dlq.threshold === 0
+            ? `A ${eventClass} event reached its DLQ: inspect and redrive with the DLQ tool.`
+            : `More than ${dlq.threshold} ${eventClass} events sat in its DLQ for ${dlq.evaluationPeriods * dlq.periodMinutes} minutes: inspect them with the DLQ tool.`,
+        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(dlq.periodMinutes), statistic: 'Maximum' }),
+        threshold: dlq.threshold,
+        evaluationPeriods: dlq.evaluationPeriods,
       });
       this.add(`${eventClass}OldestMessage`, {
         description: `The ${eventClass} queue's oldest message is older than ${ageSeconds}s: delivery is falling behind.`,

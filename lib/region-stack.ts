@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Certificate, CertificateValidation, type ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { HostedZone, type IHostedZone } from 'aws-cdk-lib/aws-route53';
@@ -90,6 +90,7 @@ export class RegionStack extends Stack {
           deadLetterQueueName: deadLetterQueueName(appName, eventClass),
           eventClass,
           settings: config.eventClasses[eventClass],
+          deadLetterRetention: Duration.days(config.eventClasses[eventClass].deadLetterRetentionDays),
           sourceTopics: allTopics,
         }),
     );
@@ -98,7 +99,9 @@ export class RegionStack extends Stack {
       ...configEnvironment(config, dataPrefix),
       TOPIC_ARN: this.topic.topicArn,
       JWT_SECRET_ARN: jwtSecret.secretArn,
+      POWERTOOLS_SERVICE_NAME: appName,
     };
+    const { memoryMb, tracing } = config.functions;
 
     this.gateway = new WebSocketGateway(this, 'WebSocket', {
       apiName: `${appName}-${this.region}`,
@@ -111,6 +114,8 @@ export class RegionStack extends Stack {
       throttleBurstLimit: config.limits.accountBurst,
       accessLogs: config.webSocketLogging.accessLogs,
       manageAccountCloudWatchRole: config.webSocketLogging.manageAccountRole,
+      memoryMb,
+      tracing,
     });
     const runtimeEnvironment = { ...environment, CONNECTIONS_ENDPOINT: this.gateway.connectionsEndpoint };
 
@@ -119,6 +124,8 @@ export class RegionStack extends Stack {
         source,
         settings: config.eventClasses[source.eventClass],
         environment: runtimeEnvironment,
+        memoryMb: { critical: memoryMb.deliveryCritical, ephemeral: memoryMb.deliveryEphemeral }[source.eventClass],
+        tracing,
       });
       tables.subscriptions.grantReadWriteData(worker.function);
       tables.connections.grantReadWriteData(worker.function);
@@ -138,6 +145,8 @@ export class RegionStack extends Stack {
       topic: this.topic,
       jwtSecret,
       certificate,
+      memoryMb: memoryMb.edge,
+      tracing,
     });
     if (zone && certificate && config.domainName) {
       this.domain = new RegionalDomain(this, 'Domain', {
@@ -156,6 +165,7 @@ export class RegionStack extends Stack {
     const functions = { authorizer, connect, disconnect, messageRouter, edge: this.edge.function, ...deliveryFunctions };
     this.alarms = new RegionAlarms(this, 'Alarms', {
       queues: this.queues,
+      deadLetterAlarms: { critical: config.eventClasses.critical.deadLetterAlarm, ephemeral: config.eventClasses.ephemeral.deadLetterAlarm },
       fanout: { topic: this.topic, deadLetterQueue: this.subscriptionDeadLetters.queue },
       functions,
       tableNames: TABLES.map((t) => physicalTableName(dataPrefix, t)),

@@ -53,6 +53,10 @@ export interface RegionalEdgeProps {
    * @default Duration.seconds(5)
    */
   readonly healthCheckTimeout?: Duration;
+  /** Memory of the edge function, MB. @default 256 */
+  readonly memoryMb?: number;
+  /** X-Ray active tracing. @default true */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -96,6 +100,8 @@ export class RegionalEdge extends Construct {
 
     this.function = new RelaymeshFunction(this, 'Function', {
       handler: 'edge',
+      memorySize: props.memoryMb ?? 256,
+      tracing: props.tracing,
       environment: {
         ...props.environment,
         WEBSOCKET_URL: props.webSocketUrl,

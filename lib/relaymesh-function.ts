@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -32,11 +32,17 @@ export interface RelaymeshFunctionProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * X-Ray active tracing, recorded by the Powertools Tracer in lambdas/tracing.ts.
+   * @default true
+   */
+  readonly tracing?: boolean;
 }
 
 /**
  * A Relaymesh handler as a NodejsFunction: bundled by the locally installed esbuild (never
- * Docker) into one ESM file, nodejs22.x on ARM64, with its own log group so retention is set.
+ * Docker) into one ESM file, nodejs22.x on ARM64, with its own log group so retention is set,
+ * and X-Ray active tracing unless turned off.
  */
 export class RelaymeshFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: RelaymeshFunctionProps) {
@@ -44,6 +50,7 @@ export class RelaymeshFunction extends NodejsFunction {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    const tracing = props.tracing ?? true;
     super(scope, id, {
       entry: `${repoRoot}lambdas/${props.handler}.ts`,
       handler: 'handler',
@@ -54,7 +61,14 @@ export class RelaymeshFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
       logGroup,
-      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      tracing: tracing ? Tracing.ACTIVE : Tracing.DISABLED,
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_TRACE_ENABLED: String(tracing),
+        // Responses carry user data (frames, tokens' claims); traces keep timings and errors only.
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+      },
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
@@ -72,6 +86,13 @@ export class RelaymeshFunction extends NodejsFunction {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason: 'The AWS-maintained execution policy grants only CreateLogGroup/CreateLogStream/PutLogEvents; every other permission is a scoped grant.',
     });
+    if (tracing) {
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions; test/cdk checks they are the only wildcard any function gets.',
+      });
+    }
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
       reason: 'Pinned to nodejs22.x, the runtime the handlers are bundled (esbuild target node22) and tested for; a runtime bump is a deliberate, tested change.',

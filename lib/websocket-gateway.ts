@@ -54,6 +54,13 @@ export interface WebSocketGatewayProps {
    * @default false
    */
   readonly manageAccountCloudWatchRole?: boolean;
+  /**
+   * Memory per handler, MB.
+   * @default 256 each, 512 for the message router (it replays history)
+   */
+  readonly memoryMb?: Partial<Record<'authorizer' | 'connect' | 'disconnect' | 'messageRouter', number>>;
+  /** X-Ray active tracing. @default true */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -96,14 +103,15 @@ export class WebSocketGateway extends Construct {
     this.url = this.stage.url;
 
     const environment = { ...props.environment, CONNECTIONS_ENDPOINT: this.connectionsEndpoint };
-    const fn = (name: string, handler: 'authorizer' | 'connect' | 'disconnect' | 'message-router', timeout?: Duration) =>
-      new RelaymeshFunction(this, name, { handler, environment, timeout });
+    const memory = { authorizer: 256, connect: 256, disconnect: 256, messageRouter: 512, ...props.memoryMb };
+    const fn = (name: string, handler: 'authorizer' | 'connect' | 'disconnect' | 'message-router', memorySize: number, timeout?: Duration) =>
+      new RelaymeshFunction(this, name, { handler, environment, timeout, memorySize, tracing: props.tracing });
     this.functions = {
-      authorizer: fn('Authorizer', 'authorizer'),
-      connect: fn('Connect', 'connect'),
-      disconnect: fn('Disconnect', 'disconnect'),
+      authorizer: fn('Authorizer', 'authorizer', memory.authorizer),
+      connect: fn('Connect', 'connect', memory.connect),
+      disconnect: fn('Disconnect', 'disconnect', memory.disconnect),
       // A subscribe with `since` replays history before it answers: give it API Gateway's whole 29 s.
-      messageRouter: fn('MessageRouter', 'message-router', Duration.seconds(29)),
+      messageRouter: fn('MessageRouter', 'message-router', memory.messageRouter, Duration.seconds(29)),
     };
     const { authorizer, connect, disconnect, messageRouter } = this.functions;
     const { tables } = props;

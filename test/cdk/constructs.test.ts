@@ -192,6 +192,30 @@ describe('DeliveryWorker', () => {
   });
 });
 
+describe('DeliveryWorker sizing and tracing', () => {
+  it('GIVEN no sizing WHEN created THEN it gets 1024 MB and active X-Ray tracing', () => {
+    const stack = testStack();
+    new DeliveryWorker(stack, 'Worker', { source: queueIn(stack), settings: config.eventClasses.critical, environment: {} });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 1024,
+      TracingConfig: { Mode: 'Active' },
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_TRACE_ENABLED: 'true' }) },
+    });
+  });
+
+  it('GIVEN 2048 MB and tracing off WHEN created THEN it has that memory, no tracing and no X-Ray grant', () => {
+    const stack = testStack();
+    new DeliveryWorker(stack, 'Worker', { source: queueIn(stack), settings: config.eventClasses.critical, environment: {}, memoryMb: 2048, tracing: false });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 2048,
+      TracingConfig: Match.absent(),
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_TRACE_ENABLED: 'false' }) },
+    });
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('xray:');
+  });
+});
+
 describe('FanoutSubscriptions', () => {
   it('GIVEN three queue regions WHEN created THEN the topic gets one filtered raw subscription per region and class', () => {
     const stack = testStack();

@@ -95,7 +95,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
           t.hasResourceProperties('AWS::CloudWatch::Alarm', {
             MetricName: 'ApproximateNumberOfMessagesVisible',
             Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
-            Threshold: 0,
+            Threshold: eventClass === 'critical' ? 0 : 10,
             ComparisonOperator: 'GreaterThanThreshold',
             AlarmActions: Match.anyValue(),
           });
@@ -152,6 +152,57 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
         }
       }
     });
+  });
+
+  it('THEN every function traces actively with Powertools settings, and X-Ray\'s two actions are the only wildcard resource any function role gets', () => {
+    for (const stack of stacks.regions) {
+      const t = template(stack);
+      for (const fn of Object.values(t.findResources('AWS::Lambda::Function'))) {
+        expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+        expect(fn.Properties.Environment.Variables).toMatchObject({
+          POWERTOOLS_SERVICE_NAME: 'relaymesh',
+          POWERTOOLS_TRACE_ENABLED: 'true',
+          POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+        });
+      }
+      for (const policy of Object.values(t.findResources('AWS::IAM::Policy'))) {
+        for (const statement of policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]) {
+          if ([statement.Resource].flat().includes('*')) expect(statement.Action).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+        }
+      }
+    }
+  });
+
+  it('THEN function memory follows the config defaults: 1024 MB for both delivery workers, 512 MB for the router, 256 MB for the rest', () => {
+    for (const stack of stacks.regions) {
+      const functions = Object.entries(template(stack).findResources('AWS::Lambda::Function'));
+      const memoryOf = (prefix: string) => functions.filter(([id]) => id.startsWith(prefix)).map(([, fn]) => fn.Properties.MemorySize as number);
+      expect(memoryOf('criticalDeliveryFunction')).toEqual([1024]);
+      expect(memoryOf('ephemeralDeliveryFunction')).toEqual([1024]);
+      expect(memoryOf('WebSocketMessageRouter')).toEqual([512]);
+      for (const prefix of ['WebSocketAuthorizer', 'WebSocketConnect', 'WebSocketDisconnect', 'EdgeFunction']) expect(memoryOf(prefix), prefix).toEqual([256]);
+    }
+  });
+
+  it('THEN the ephemeral class dead-letters only after 10 receives (past its TTL) and its DLQ alarms on more than 10 for 15 minutes, while critical pages on any', () => {
+    for (const stack of stacks.regions) {
+      const t = template(stack);
+      const dlqId = (eventClass: string) => Object.keys(t.findResources('AWS::SQS::Queue', { Properties: { QueueName: `relaymesh-${eventClass}-dlq` } }))[0]!;
+      t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'relaymesh-ephemeral', RedrivePolicy: Match.objectLike({ maxReceiveCount: 10 }) });
+      t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'relaymesh-ephemeral-dlq', MessageRetentionPeriod: 86_400 });
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId('ephemeral'), 'QueueName'] } }],
+        Threshold: 10,
+        Period: 300,
+        EvaluationPeriods: 3,
+      });
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId('critical'), 'QueueName'] } }],
+        Threshold: 0,
+        Period: 60,
+        EvaluationPeriods: 1,
+      });
+    }
   });
 
   it('THEN no Lambda function in any stack runs nodejs20.x or older', () => {
