@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { loadConfig } from '../lib/config';
 import { startLocalCloud, type LocalCloud, type LocalCloudDescription } from './cloud';
 import { FaultSettingsSchema, type FaultSettings } from './faults';
+import { assertPortsFree } from './ports';
 
 /** `npm start`: the whole system on loopback, described in .relaymesh/local.json. */
 
@@ -84,6 +85,18 @@ async function main(): Promise<void> {
     ...(opts.replicationLag !== undefined && { local: { ...(input.local as object), replicationLagMs: opts.replicationLag } }),
   });
 
+  await assertPortsFree([
+    { port: opts.edgePort, component: 'the edge (Global Accelerator stand-in)', flag: '--edge-port' },
+    ...config.regions.map((region, i) => ({ port: opts.regionPort + i, component: `${region}'s WebSocket API`, flag: '--region-port' })),
+    { port: opts.dynamodbPort, component: 'DynamoDB Local', flag: '--dynamodb-port' },
+    { port: opts.messagingPort, component: 'SNS/SQS (fauxqs)', flag: '--messaging-port' },
+  ]);
+  // Until the cloud is up, Ctrl-C exits at once; exiting runs the 'exit' hook that kills the
+  // DynamoDB Local JVM (in its own process group, the terminal's SIGINT never reaches it).
+  const abortStartup = () => process.exit(130);
+  process.once('SIGINT', abortStartup);
+  process.once('SIGTERM', abortStartup);
+
   const started = Date.now();
   console.log(`Starting Relaymesh locally: ${config.regions.join(', ')} ...`);
   const cloud = await startLocalCloud({
@@ -109,6 +122,8 @@ async function main(): Promise<void> {
   await writeFile(stateFile, `${JSON.stringify(cloud.description, null, 2)}\n`);
   console.log(describe(cloud.description, stateFile, Date.now() - started));
 
+  process.off('SIGINT', abortStartup);
+  process.off('SIGTERM', abortStartup);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
