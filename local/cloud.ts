@@ -234,7 +234,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       edgeUrl: edge.url,
       devToken,
       jwtSecret,
-      credentials: LOCAL_CREDENTIALS,
+      // A copy: the SDK marks the credentials objects it is given with internals ($source).
+      credentials: { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey },
       faults: { ...faults.settings(), seed: faults.seed },
     };
 

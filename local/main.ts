@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
@@ -58,7 +59,12 @@ const program = new Command()
   .option('--kill-rate <0..1>', 'fault: fraction of delivery-worker invocations killed (their batch comes back)', fraction)
   .option('--kill-after-calls <n>', 'fault: AWS calls a killed invocation makes before it dies', numberFor(fault.killAfterCalls.unwrap()))
   .option('--fault-seed <n>', 'seed of the fault schedule', numberFor(z.number().int('must be a whole number')), 1)
-  .option('--state-file <file>', 'where to describe the running cloud', '.relaymesh/local.json');
+  .option('--state-file <file>', 'where to describe the running cloud (removed when it stops)', '.relaymesh/local.json')
+  .option(
+    '--jwt-secret <secret>',
+    'HS256 secret for tokens (32+ characters); default: $RELAYMESH_JWT_SECRET, else one generated once and kept in .relaymesh/jwt-secret so tokens survive restarts',
+    parsedBy(z.string().min(32, 'must be at least 32 characters')),
+  );
 
 async function main(): Promise<void> {
   const opts = program.parse().opts<{
@@ -77,6 +83,7 @@ async function main(): Promise<void> {
     killRate?: number;
     killAfterCalls?: number;
     faultSeed: number;
+    jwtSecret?: string;
   }>();
   const input = await readConfigContext(opts.config);
   const config = loadConfig({
@@ -101,6 +108,7 @@ async function main(): Promise<void> {
   console.log(`Starting Relaymesh locally: ${config.regions.join(', ')} ...`);
   const cloud = await startLocalCloud({
     config,
+    jwtSecret: opts.jwtSecret ?? (await keptJwtSecret(resolve(dirname(opts.stateFile), 'jwt-secret'))),
     ports: {
       edge: opts.edgePort,
       dynamodb: opts.dynamodbPort,
@@ -119,7 +127,8 @@ async function main(): Promise<void> {
   });
   const stateFile = resolve(opts.stateFile);
   await mkdir(dirname(stateFile), { recursive: true });
-  await writeFile(stateFile, `${JSON.stringify(cloud.description, null, 2)}\n`);
+  // pid and start time tell a reader whether the file describes a cloud that still runs.
+  await writeFile(stateFile, `${JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), ...cloud.description }, null, 2)}\n`);
   console.log(describe(cloud.description, stateFile, Date.now() - started));
 
   process.off('SIGINT', abortStartup);
@@ -130,6 +139,7 @@ async function main(): Promise<void> {
     stopping = true;
     console.log(`\n${signal}: stopping every region ...`);
     await cloud.stop();
+    await rm(stateFile, { force: true });
     console.log('Stopped.');
     process.exit(0);
   };
@@ -138,6 +148,21 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   if (process.stdin.isTTY || process.env.RELAYMESH_COMMANDS === '1') acceptCommands(cloud);
+}
+
+/** $RELAYMESH_JWT_SECRET, else the secret kept from an earlier start, else a new one kept for the next. */
+async function keptJwtSecret(file: string): Promise<string> {
+  const fromEnv = process.env.RELAYMESH_JWT_SECRET;
+  if (fromEnv !== undefined) {
+    if (fromEnv.length < 32) throw new Error('RELAYMESH_JWT_SECRET must be at least 32 characters');
+    return fromEnv;
+  }
+  const kept = await readFile(file, 'utf8').then((text) => text.trim(), () => undefined);
+  if (kept && kept.length >= 32) return kept;
+  const secret = randomBytes(32).toString('base64url');
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }
 
 async function readConfigContext(file: string): Promise<Record<string, unknown>> {
