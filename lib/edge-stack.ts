@@ -1,11 +1,11 @@
-import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, Stack, type StackProps } from 'aws-cdk-lib';
-import { Accelerator, ConnectionProtocol, HealthCheckProtocol } from 'aws-cdk-lib/aws-globalaccelerator';
+import { CfnOutput, CrossStackReferences, ReferenceStrength, Stack, type StackProps } from 'aws-cdk-lib';
+import { Accelerator, ConnectionProtocol } from 'aws-cdk-lib/aws-globalaccelerator';
 import { ApplicationLoadBalancerEndpoint } from 'aws-cdk-lib/aws-globalaccelerator-endpoints';
 import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { GlobalAcceleratorTarget } from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
 import type { RelaymeshConfig } from './config';
-import { HEALTH_PATH, type RegionalEdge } from './regional-edge';
+import type { RegionalEdge } from './regional-edge';
 import { edgeDomainName } from './naming';
 
 /** Global Accelerator's control plane lives in us-west-2; its resources are created there. */
@@ -42,13 +42,10 @@ export class EdgeStack extends Stack {
       protocol: ConnectionProtocol.TCP,
     });
     for (const edge of edges) {
+      // No health-check settings: for ALB endpoints Global Accelerator ignores them and follows the
+      // ALB's target health (RegionalEdge's /health checks), so they would only mislead.
       listener.addEndpointGroup(Stack.of(edge).region, {
         endpoints: [new ApplicationLoadBalancerEndpoint(edge.loadBalancer, { preserveClientIp: true })],
-        healthCheckPath: HEALTH_PATH,
-        healthCheckPort: port,
-        healthCheckProtocol: port === 443 ? HealthCheckProtocol.HTTPS : HealthCheckProtocol.HTTP,
-        healthCheckInterval: Duration.seconds(10),
-        healthCheckThreshold: 3,
         trafficDialPercentage: 100,
       });
     }

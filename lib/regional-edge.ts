@@ -42,15 +42,18 @@ export interface RegionalEdgeProps {
    */
   readonly accessLogRetentionDays?: number;
   /**
-   * How often the ALB probes /health. Global Accelerator follows the ALB's target health,
-   * so this and `unhealthyThresholdCount` set how fast a failing region is drained.
-   * @default Duration.seconds(10)
+   * How often the ALB probes /health. Global Accelerator follows the ALB's target health for
+   * ALB endpoints, so this, the timeout and the 2 failures needed set how fast a failing region
+   * is drained: 2 × 5 s, plus at most the 3 s timeout (README, failover time budget). 5 s is
+   * ELB's minimum; each probe is one Lambda invocation per ALB node.
+   * @default Duration.seconds(5)
    */
   readonly healthCheckInterval?: Duration;
   /**
    * How long a probe may take; ELB requires it to be shorter than the interval (its default
-   * for Lambda targets, 30 s, is not shorter than an interval of 30 s or less).
-   * @default Duration.seconds(5)
+   * for Lambda targets, 30 s, is not shorter than an interval of 30 s or less). The deep check
+   * answers in tens of milliseconds, a cold start in about a second.
+   * @default Duration.seconds(3)
    */
   readonly healthCheckTimeout?: Duration;
   /** Memory of the edge function, MB. @default 256 */
@@ -75,8 +78,8 @@ export class RegionalEdge extends Construct {
 
   constructor(scope: Construct, id: string, props: RegionalEdgeProps) {
     super(scope, id);
-    const healthCheckInterval = props.healthCheckInterval ?? Duration.seconds(10);
-    const healthCheckTimeout = props.healthCheckTimeout ?? Duration.seconds(5);
+    const healthCheckInterval = props.healthCheckInterval ?? Duration.seconds(5);
+    const healthCheckTimeout = props.healthCheckTimeout ?? Duration.seconds(3);
     if (healthCheckInterval.toSeconds() <= healthCheckTimeout.toSeconds()) {
       throw new Error(
         `RegionalEdge: healthCheckInterval (${healthCheckInterval.toSeconds()} s) must be greater than healthCheckTimeout (${healthCheckTimeout.toSeconds()} s); ELB refuses the target group otherwise`,
@@ -140,6 +143,7 @@ export class RegionalEdge extends Construct {
     listener.addTargets('Edge', {
       targets: [new LambdaTarget(this.function)],
       // Both set explicitly: ELB's Lambda-target default timeout (30 s) would not be below the interval.
+      // No target group health thresholds: ELB does not support them for Lambda targets.
       healthCheck: {
         enabled: true,
         path: HEALTH_PATH,

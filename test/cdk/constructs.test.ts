@@ -18,7 +18,11 @@ import { RegionalEdge, type RegionalEdgeProps } from '../../lib/regional-edge';
 import { SubscriptionDeadLetters } from '../../lib/subscription-dead-letters';
 import { type RegionTables, WebSocketGateway } from '../../lib/websocket-gateway';
 import { testApp, testStack } from './cdk-test-app';
-import { snsSubscriptionRedriveViolations, targetGroupHealthCheckViolations } from './deploy-rules';
+import {
+  lambdaTargetGroupHealthViolations,
+  snsSubscriptionRedriveViolations,
+  targetGroupHealthCheckViolations,
+} from './deploy-rules';
 
 const config = loadConfig({});
 const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:relaymesh-fanout';
@@ -384,8 +388,20 @@ describe('RegionalEdge', () => {
     const stack = testStack();
     edgeIn(stack, false);
     const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckIntervalSeconds: 10, HealthCheckTimeoutSeconds: 5 });
     expect(targetGroupHealthCheckViolations(t)).toEqual([]);
+    expect(lambdaTargetGroupHealthViolations(t)).toEqual([]);
+  });
+
+  it('GIVEN default health-check settings WHEN created THEN the ALB marks the region unhealthy after 2 failed /health probes 5 s apart, each allowed 3 s', () => {
+    const stack = testStack();
+    edgeIn(stack, false);
+    Template.fromStack(stack).hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckPath: '/health',
+      HealthCheckIntervalSeconds: 5,
+      HealthCheckTimeoutSeconds: 3,
+      UnhealthyThresholdCount: 2,
+      HealthyThresholdCount: 2,
+    });
   });
 
   it('GIVEN a health-check interval not above its timeout WHEN created THEN it fails naming both', () => {

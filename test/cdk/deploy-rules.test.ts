@@ -1,9 +1,16 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ApplicationTargetGroup, CfnTargetGroup, TargetType } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { CfnEndpointGroup } from 'aws-cdk-lib/aws-globalaccelerator';
 import { CfnSubscription } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { defaultHealthCheck, snsSubscriptionRedriveViolations, targetGroupHealthCheckViolations } from './deploy-rules';
+import {
+  acceleratorHealthCheckViolations,
+  defaultHealthCheck,
+  lambdaTargetGroupHealthViolations,
+  snsSubscriptionRedriveViolations,
+  targetGroupHealthCheckViolations,
+} from './deploy-rules';
 
 describe('targetGroupHealthCheckViolations', () => {
   const stackWith = (add: (stack: Stack) => void) => {
@@ -59,5 +66,39 @@ describe('snsSubscriptionRedriveViolations', () => {
       expect.stringMatching(/DLQ in eu-west-1, but the subscription is in us-east-1/),
     ]);
     expect(snsSubscriptionRedriveViolations(withDlq('arn:aws:sqs:us-east-1:123456789012:dlq'), 'us-east-1')).toEqual([]);
+  });
+});
+
+describe('acceleratorHealthCheckViolations', () => {
+  const groupWith = (endpointId: string, settings: Record<string, unknown>) => {
+    const stack = new Stack(new App(), 'Rules', { env: { account: '123456789012', region: 'us-west-2' } });
+    new CfnEndpointGroup(stack, 'G', { listenerArn: 'arn:aws:globalaccelerator::123456789012:accelerator/a/listener/l', endpointGroupRegion: 'us-east-1', endpointConfigurations: [{ endpointId }], ...settings });
+    return Template.fromStack(stack);
+  };
+  const alb = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/edge/abc';
+
+  it('flags health-check settings on an ALB endpoint group, as the edge stack had (10 s x 3 on /health)', () => {
+    expect(acceleratorHealthCheckViolations(groupWith(alb, { healthCheckPath: '/health', healthCheckIntervalSeconds: 10, thresholdCount: 3 }))).toEqual([
+      expect.stringMatching(/HealthCheckPath, HealthCheckIntervalSeconds, ThresholdCount ignored/),
+    ]);
+  });
+
+  it('accepts an ALB endpoint group without them, and settings on an EC2 instance endpoint', () => {
+    expect(acceleratorHealthCheckViolations(groupWith(alb, {}))).toEqual([]);
+    expect(acceleratorHealthCheckViolations(groupWith('i-0123456789abcdef0', { healthCheckPath: '/health' }))).toEqual([]);
+  });
+});
+
+describe('lambdaTargetGroupHealthViolations', () => {
+  it('flags target group health thresholds on a Lambda target group and accepts one without', () => {
+    const stackWith = (attributes: { key: string; value: string }[]) => {
+      const stack = new Stack(new App(), 'Rules', { env: { account: '123456789012', region: 'us-east-1' } });
+      new CfnTargetGroup(stack, 'Tg', { targetType: 'lambda', targetGroupAttributes: attributes });
+      return Template.fromStack(stack);
+    };
+    expect(lambdaTargetGroupHealthViolations(stackWith([{ key: 'target_group_health.dns_failover.minimum_healthy_targets.count', value: '1' }]))).toEqual([
+      expect.stringMatching(/not supported for Lambda targets/),
+    ]);
+    expect(lambdaTargetGroupHealthViolations(stackWith([{ key: 'lambda.multi_value_headers.enabled', value: 'false' }]))).toEqual([]);
   });
 });

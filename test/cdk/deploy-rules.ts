@@ -128,3 +128,46 @@ export function namesThatOutliveDestroy(template: Template): string[] {
   }
   return names.sort();
 }
+
+/** Endpoint-group fields Global Accelerator applies only to EC2 instance and Elastic IP endpoints. */
+const ACCELERATOR_HEALTH_CHECK_FIELDS = ['HealthCheckPath', 'HealthCheckPort', 'HealthCheckProtocol', 'HealthCheckIntervalSeconds', 'ThresholdCount'];
+
+/**
+ * Health-check settings Global Accelerator would silently ignore: for Application and Network
+ * Load Balancer endpoints it uses the load balancer's target health, not the endpoint group's
+ * settings (Global Accelerator Developer Guide, "Endpoint groups": "For Network Load Balancer
+ * and Application Load Balancer endpoints, configure health check settings on the ELB
+ * console"). Only endpoints that are literally an instance (`i-…`) or an Elastic IP allocation
+ * (`eipalloc-…`) use them; anything else (an ARN, or a reference to one) is a load balancer.
+ */
+export function acceleratorHealthCheckViolations(template: Template): string[] {
+  const violations: string[] = [];
+  for (const [id, resource] of Object.entries(template.findResources('AWS::GlobalAccelerator::EndpointGroup'))) {
+    const properties = (resource.Properties ?? {}) as Record<string, unknown> & { EndpointConfigurations?: { EndpointId?: unknown }[] };
+    const set = ACCELERATOR_HEALTH_CHECK_FIELDS.filter((field) => properties[field] !== undefined);
+    if (set.length === 0) continue;
+    const loadBalancers = (properties.EndpointConfigurations ?? []).filter(
+      ({ EndpointId }) => !(typeof EndpointId === 'string' && /^(i-|eipalloc-)/.test(EndpointId)),
+    );
+    if (loadBalancers.length > 0) violations.push(`${id}: ${set.join(', ')} ignored for its load balancer endpoints, which use the ALB/NLB target health`);
+  }
+  return violations;
+}
+
+/**
+ * Target group health thresholds (`target_group_health.*` attributes) on a Lambda target group:
+ * ELB does not support them there ("You can't use this feature with target groups where the
+ * target is a Lambda function"; Application Load Balancers guide, "Target group health"), and
+ * behind Global Accelerator no DNS failover threshold may be set at all.
+ */
+export function lambdaTargetGroupHealthViolations(template: Template): string[] {
+  const violations: string[] = [];
+  for (const [id, resource] of Object.entries(template.findResources('AWS::ElasticLoadBalancingV2::TargetGroup'))) {
+    const properties = (resource.Properties ?? {}) as { TargetType?: string; TargetGroupAttributes?: { Key: string }[] };
+    if (properties.TargetType !== 'lambda') continue;
+    for (const { Key } of properties.TargetGroupAttributes ?? []) {
+      if (Key.startsWith('target_group_health.')) violations.push(`${id}: ${Key} is not supported for Lambda targets`);
+    }
+  }
+  return violations;
+}

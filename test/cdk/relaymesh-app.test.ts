@@ -5,7 +5,13 @@ import { loadConfig } from '../../lib/config';
 import { physicalTableName, TABLES } from '../../lambdas/core/tables';
 import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
 import { testApp, validationViolations } from './cdk-test-app';
-import { snsSubscriptionRedriveViolations, targetGroupHealthCheckViolations, templateText } from './deploy-rules';
+import {
+  acceleratorHealthCheckViolations,
+  lambdaTargetGroupHealthViolations,
+  snsSubscriptionRedriveViolations,
+  targetGroupHealthCheckViolations,
+  templateText,
+} from './deploy-rules';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1'];
 const CLASSES = ['critical', 'ephemeral'];
@@ -264,7 +270,6 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     for (const region of REGIONS) {
       t.hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', {
         EndpointGroupRegion: region,
-        HealthCheckPath: '/health',
         TrafficDialPercentage: 100,
         EndpointConfigurations: [
           { ClientIPPreservationEnabled: true, EndpointId: { 'Fn::GetStackOutput': Match.objectLike({ StackName: `relaymesh-${region}`, Region: region }) } },
@@ -272,6 +277,15 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
       });
     }
     t.hasOutput('AcceleratorDnsName', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'DnsName'] } });
+  });
+
+  it('THEN no endpoint group carries health-check settings, which Global Accelerator ignores for ALB endpoints (it follows the ALB target health)', () => {
+    const t = template(stacks.edge);
+    expect(acceleratorHealthCheckViolations(t)).toEqual([]);
+    for (const group of Object.values(t.findResources('AWS::GlobalAccelerator::EndpointGroup'))) {
+      expect(Object.keys(group.Properties).filter((key) => key.startsWith('HealthCheck') || key === 'ThresholdCount')).toEqual([]);
+    }
+    for (const stack of stacks.regions) expect(lambdaTargetGroupHealthViolations(template(stack))).toEqual([]);
   });
 
   it('THEN no Route 53 record or health check exists without a hosted zone', () => {
