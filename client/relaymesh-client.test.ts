@@ -73,6 +73,20 @@ describe('RelaymeshClient against a misbehaving server', () => {
     expect(connections).toHaveLength(2);
   });
 
+  it('keeps a socket whose pings go unanswered while other frames keep arriving', async () => {
+    const { url, connections } = await startServer();
+    client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 } });
+    const states: ConnectionState[] = [];
+    client.on('state', (state) => states.push(state));
+    await client.connect();
+    // A busy connection: the pings queue behind slow requests, but frames flow.
+    const flowing = setInterval(() => connections[0]!.send(JSON.stringify({ type: 'presence', event: 'join', channel: 'room:1', member: { sub: 's', connectionId: 'c', region: 'r' }, ts: 1 })), 50);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    clearInterval(flowing);
+    expect(states).toEqual(['connecting', 'open']);
+    expect(connections).toHaveLength(1);
+  });
+
   it('rejects a request pending when the connection drops with a retryable error', async () => {
     const { url } = await startServer();
     client = new RelaymeshClient({ url, token: 't', WebSocket, backoff: { baseMs: 10, maxMs: 20 }, publishRetries: 0 });

@@ -214,6 +214,8 @@ export class RelaymeshClient {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** When the current socket last received a frame: any frame shows it alive. */
+  private lastReceivedAt = 0;
   /** Publish retries waiting out their backoff: close() ends the waits. */
   private readonly publishBackoffs = new Set<() => void>();
 
@@ -403,7 +405,9 @@ export class RelaymeshClient {
       throw new RelaymeshError('closed', 'The client was closed while connecting', false);
     }
     socket.addEventListener('message', (event: { data: unknown }) => {
-      if (this.socket === socket) this.receive(String(event.data));
+      if (this.socket !== socket) return;
+      this.lastReceivedAt = Date.now();
+      this.receive(String(event.data));
     });
     socket.addEventListener('close', (event: { code: number }) => {
       if (this.socket === socket) this.drop(`closed (${event.code}${lastError && `, ${lastError}`})`);
@@ -427,9 +431,16 @@ export class RelaymeshClient {
     }
   }
 
+  /**
+   * A socket is dead when a ping goes unanswered and nothing else arrived meanwhile either: a
+   * ping can wait behind a slow request (a replay), while frames keep proving the socket alive.
+   */
   private heartbeat(socket: WebSocketLike): void {
+    const sentAt = Date.now();
     this.request({ action: 'ping' }).catch((error: RelaymeshError) => {
-      if (error.code === 'timeout' && this.socket === socket) this.drop(`no pong within ${this.options.requestTimeoutMs} ms`);
+      if (error.code === 'timeout' && this.socket === socket && this.lastReceivedAt < sentAt) {
+        this.drop(`neither a pong nor any other frame within ${this.options.requestTimeoutMs} ms`);
+      }
     });
   }
 
