@@ -1,6 +1,11 @@
-// HTTP edge behind Global Accelerator (ALB target): /health, /v1/connect, /v1/publish.
+// HTTP edge: the ALB target behind Global Accelerator and the regional HTTPS endpoint (API
+// Gateway HTTP API) in front of the same function: /health, /v1/connect, /v1/publish.
+import { edgeAdapter } from './core/edge';
 import { createEdgeHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
 import { traceClients, traced } from './tracing';
 
-export const handler = traced('edge', createEdgeHandler(traceClients(runtimeFromEnv(process.env))));
+export const handler = traced(
+  'edge',
+  edgeAdapter(createEdgeHandler(traceClients(runtimeFromEnv(process.env))), { publishUrl: process.env.PUBLISH_URL }),
+);

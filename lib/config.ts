@@ -135,6 +135,18 @@ export const RelaymeshConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** How clients reach the HTTP edge (/health, /v1/connect, /v1/publish); README, Deploy. */
+    edge: z
+      .object({
+        /**
+         * `accelerator` (default): Global Accelerator's anycast IPs in front of an ALB per region,
+         * failing over on the ALBs' target health. `regional`: no accelerator and no ALBs; each
+         * region's HTTPS API is the edge, latency-routed as edge.<domain> with a hosted zone.
+         */
+        mode: z.enum(['accelerator', 'regional']).default('accelerator'),
+      })
+      .strict()
+      .prefault({}),
     /** Logging of each region's WebSocket API stage. */
     webSocketLogging: z
       .object({

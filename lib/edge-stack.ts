@@ -42,6 +42,7 @@ export class EdgeStack extends Stack {
       protocol: ConnectionProtocol.TCP,
     });
     for (const edge of edges) {
+      if (!edge.loadBalancer) throw new Error(`EdgeStack: the edge of ${Stack.of(edge).region} has no load balancer for the accelerator`);
       // No health-check settings: for ALB endpoints Global Accelerator ignores them and follows the
       // ALB's target health (RegionalEdge's /health checks), so they would only mislead.
       listener.addEndpointGroup(Stack.of(edge).region, {

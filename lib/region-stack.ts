@@ -137,6 +137,7 @@ export class RegionStack extends Stack {
 
     const zone = this.hostedZone(config);
     const certificate = zone && config.domainName ? this.certificate(config, zone, config.domainName) : undefined;
+    const accelerated = config.edge.mode === 'accelerator';
     this.edge = new RegionalEdge(this, 'Edge', {
       environment: runtimeEnvironment,
       webSocketUrl: this.gateway.url,
@@ -144,19 +145,30 @@ export class RegionStack extends Stack {
       tables,
       topic: this.topic,
       jwtSecret,
-      certificate,
+      // The ALB serves the accelerator; with a certificate it speaks HTTPS, so tokens need no other path.
+      certificate: accelerated ? certificate : undefined,
+      loadBalancer: accelerated,
+      httpsApi: !accelerated || !certificate,
+      httpsApiName: `${appName}-edge-${this.region}`,
+      throttle: { rateLimit: config.limits.accountRatePerSecond, burstLimit: config.limits.accountBurst },
+      // With a hosted zone clients reach the edge as https://edge.<domain>: through the accelerator, or latency-routed here.
+      publicBaseUrl: certificate && config.domainName ? `https://${edgeDomainName(config.domainName)}` : undefined,
       memoryMb: memoryMb.edge,
       tracing,
     });
     if (zone && certificate && config.domainName) {
+      const httpApi = this.edge.httpApi;
       this.domain = new RegionalDomain(this, 'Domain', {
         zone,
         webSocketDomainName: webSocketDomainName(config.domainName),
         certificate,
         api: this.gateway.api,
         stage: this.gateway.stage,
-        healthCheckFqdn: this.edge.loadBalancer.loadBalancerDnsName,
-        healthCheckPort: this.edge.port,
+        // Route 53 probes the same deep /health: on the ALB, or (regional mode) on the HTTPS API.
+        ...(this.edge.loadBalancer
+          ? { healthCheckFqdn: this.edge.loadBalancer.loadBalancerDnsName, healthCheckPort: this.edge.port }
+          : { healthCheckFqdn: `${httpApi!.apiId}.execute-api.${this.region}.${this.urlSuffix}`, healthCheckPort: 443 }),
+        edge: accelerated || !httpApi ? undefined : { api: httpApi, stage: this.edge.httpStage!, domainName: edgeDomainName(config.domainName) },
       });
     }
 
@@ -193,9 +205,20 @@ export class RegionStack extends Stack {
       });
     }
     new CfnOutput(this, 'EdgeUrl', {
-      value: `${this.edge.protocol.toLowerCase()}://${this.edge.loadBalancer.loadBalancerDnsName}`,
-      description: 'This region\'s HTTP edge (the ALB behind Global Accelerator).',
+      value: this.edge.loadBalancer
+        ? `${this.edge.protocol.toLowerCase()}://${this.edge.loadBalancer.loadBalancerDnsName}`
+        : this.edge.httpApi!.apiEndpoint,
+      description: this.edge.loadBalancer
+        ? 'This region\'s ALB behind Global Accelerator, for direct /health checks.'
+        : 'This region\'s HTTPS edge: /health, /v1/connect, /v1/publish.',
     });
+    new CfnOutput(this, 'PublishUrl', { value: this.edge.publishUrl, description: 'POST here with Authorization: Bearer <token> (HTTPS only).' });
+    if (!accelerated && this.domain?.edgeDomainName && config.domainName) {
+      new CfnOutput(this, 'EdgeDomainUrl', {
+        value: `https://${edgeDomainName(config.domainName)}`,
+        description: 'The latency-routed HTTPS edge shared by every region.',
+      });
+    }
     new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.url, description: 'This region\'s CloudWatch dashboard.' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Every alarm of this region notifies this topic.' });
   }

@@ -1,5 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { ApiMapping, DomainName, type WebSocketApi, type WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { ApiMapping, DomainName, type HttpApi, type HttpStage, type WebSocketApi, type WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { ARecord, HealthCheck, HealthCheckType, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { ApiGatewayv2DomainProperties } from 'aws-cdk-lib/aws-route53-targets';
@@ -14,13 +14,19 @@ export interface RegionalDomainProps {
   readonly certificate: ICertificate;
   readonly api: WebSocketApi;
   readonly stage: WebSocketStage;
-  /** The host Route 53 probes for this region's health: the regional edge's ALB. */
+  /** The host Route 53 probes for this region's health: the regional edge's ALB or HTTPS API. */
   readonly healthCheckFqdn: string;
   /**
    * Port of the deep health endpoint (HTTPS).
    * @default 443
    */
   readonly healthCheckPort?: number;
+  /**
+   * The regional edge mode's HTTPS API, latency-routed under its own name (e.g. edge.example.com,
+   * which the certificate must cover) with the same health check.
+   * @default - none (the accelerator carries the edge name)
+   */
+  readonly edge?: { readonly api: HttpApi; readonly stage: HttpStage; readonly domainName: string };
 }
 
 /**
@@ -32,6 +38,8 @@ export class RegionalDomain extends Construct {
   readonly domainName: DomainName;
   readonly healthCheck: HealthCheck;
   readonly record: ARecord;
+  /** The edge's latency-routed name, when `edge` was given. */
+  readonly edgeDomainName?: DomainName;
 
   constructor(scope: Construct, id: string, props: RegionalDomainProps) {
     super(scope, id);
@@ -59,5 +67,19 @@ export class RegionalDomain extends Construct {
       setIdentifier: region,
       healthCheck: this.healthCheck,
     });
+    if (props.edge) {
+      this.edgeDomainName = new DomainName(this, 'EdgeDomainName', { domainName: props.edge.domainName, certificate: props.certificate });
+      new ApiMapping(this, 'EdgeMapping', { api: props.edge.api, stage: props.edge.stage, domainName: this.edgeDomainName });
+      new ARecord(this, 'EdgeLatencyRecord', {
+        zone: props.zone,
+        recordName: props.edge.domainName,
+        target: RecordTarget.fromAlias(
+          new ApiGatewayv2DomainProperties(this.edgeDomainName.regionalDomainName, this.edgeDomainName.regionalHostedZoneId),
+        ),
+        region,
+        setIdentifier: region,
+        healthCheck: this.healthCheck,
+      });
+    }
   }
 }

@@ -11,17 +11,28 @@ import { RegionStack } from './region-stack';
 export const CONFIG_CONTEXT_KEY = 'relaymesh';
 
 /**
- * The config from the app's context: the `relaymesh` object, with `-c regions='[...]'`
+ * The config from the app's context: the `relaymesh` object (from cdk.json, or a JSON string
+ * given with `-c relaymesh='{...}'`, which replaces cdk.json's), with `-c regions='[...]'`
  * (a JSON array, first = primary) overriding its region list.
  */
 export function configFromContext(app: App): RelaymeshConfig {
-  const base: unknown = app.node.tryGetContext(CONFIG_CONTEXT_KEY) ?? {};
+  const base = parseJsonContext(app.node.tryGetContext(CONFIG_CONTEXT_KEY) ?? {});
   if (typeof base !== 'object' || base === null || Array.isArray(base)) {
     throw new ConfigError(`Invalid Relaymesh config: context "${CONFIG_CONTEXT_KEY}" must be an object`);
   }
   const regionsOverride: unknown = app.node.tryGetContext('regions');
   if (regionsOverride === undefined) return loadConfig(base);
   return loadConfig({ ...base, regions: parseRegions(regionsOverride) });
+}
+
+/** `-c key=value` hands the app a string; a JSON object written there is meant as one. */
+function parseJsonContext(value: unknown): unknown {
+  if (typeof value !== 'string' || !value.trim().startsWith('{')) return value;
+  try {
+    return JSON.parse(value);
+  } catch (error) {
+    throw new ConfigError(`Invalid Relaymesh config: context "${CONFIG_CONTEXT_KEY}" is not valid JSON (${(error as Error).message})`);
+  }
 }
 
 function parseRegions(value: unknown): unknown {
@@ -39,7 +50,8 @@ export interface RelaymeshStacks {
   readonly regions: readonly RegionStack[];
   /** One per region: that region's topic subscribed to every region's queues. */
   readonly fanouts: readonly FanoutStack[];
-  readonly edge: EdgeStack;
+  /** The Global Accelerator stack, in the `accelerator` edge mode only. */
+  readonly edge?: EdgeStack;
 }
 
 /**
@@ -77,12 +89,15 @@ export function addRelaymeshStacks(app: App, config: RelaymeshConfig): Relaymesh
     for (const regionStack of regions) stack.addStackDependency(regionStack, 'subscriptions need every region\'s topic and queues');
     return stack;
   });
-  const edge = new EdgeStack(app, edgeStackName(config.appName), {
-    env: env(GLOBAL_ACCELERATOR_REGION),
-    config,
-    edges: regions.map((r) => r.edge),
-    description: description('Global Accelerator in front of every region\'s HTTP edge'),
-  });
+  const edge =
+    config.edge.mode === 'accelerator'
+      ? new EdgeStack(app, edgeStackName(config.appName), {
+          env: env(GLOBAL_ACCELERATOR_REGION),
+          config,
+          edges: regions.map((r) => r.edge),
+          description: description('Global Accelerator in front of every region\'s HTTP edge'),
+        })
+      : undefined;
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { data, regions, fanouts, edge };
 }

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { GetTopicAttributesCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ALBEvent, ALBResult } from 'aws-lambda';
+import type { ALBEvent, ALBResult, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { TokenRejected, verifyToken, type TokenPolicy } from './auth';
 import { ProtocolError } from './errors';
 import { PublishFrameSchema, errorFrame, publishDataProblem } from './protocol';
@@ -28,10 +28,15 @@ const HttpPublishSchema = PublishFrameSchema.omit({ action: true, ref: true });
  * The regional HTTP edge behind Global Accelerator (an ALB Lambda target on AWS). Global
  * Accelerator cannot front API Gateway WebSocket APIs, so clients ask the edge where to
  * connect: GA has already picked the nearest healthy region, so the answer is this region.
+ * A request that reached the edge over plain HTTP (the ALB says so in X-Forwarded-Proto) and
+ * carries a bearer token is refused whatever its route: tokens travel over TLS only.
  */
 export async function handleEdgeRequest(deps: EdgeDeps, event: ALBEvent): Promise<ALBResult> {
   const route = `${event.httpMethod} ${event.path}`;
   try {
+    if (header(event, 'x-forwarded-proto')?.toLowerCase() === 'http' && (header(event, 'authorization') || event.queryStringParameters?.token)) {
+      return json(403, errorFrame(new ProtocolError('UNAUTHORIZED', PLAIN_HTTP_TOKEN_REFUSED)));
+    }
     switch (route) {
       case 'GET /health':
         return await health(deps);
@@ -68,8 +73,19 @@ async function health(deps: EdgeDeps): Promise<ALBResult> {
   return json(healthy ? 200 : 503, { status: healthy ? 'ok' : 'unhealthy', ...status });
 }
 
+/** Why a token sent over plain HTTP is refused (the ALB's own refusal says the same). */
+export const PLAIN_HTTP_TOKEN_REFUSED =
+  'a bearer token was sent over plain HTTP and is refused: send it over HTTPS only (publish to the PublishUrl output, or /v1/publish of the HTTPS edge)';
+
+/** A request header, whatever its case (ALB events keep the client's, HTTP APIs lower-case them). */
+function header(event: ALBEvent, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
+}
+
 async function httpPublish(deps: EdgeDeps, event: ALBEvent): Promise<ALBResult> {
-  const authorization = event.headers?.authorization ?? event.headers?.Authorization ?? '';
+  const authorization = header(event, 'authorization') ?? '';
   const token = /^Bearer (.+)$/i.exec(authorization)?.[1];
   if (!token) return json(401, errorFrame(new ProtocolError('UNAUTHORIZED', 'send Authorization: Bearer <token>')));
   let claims;
@@ -111,3 +127,46 @@ const json = (statusCode: number, body: unknown): ALBResult => ({
   isBase64Encoded: false,
   body: JSON.stringify(body),
 });
+
+export type EdgeEvent = ALBEvent | APIGatewayProxyEventV2;
+export type EdgeResult = ALBResult | APIGatewayProxyStructuredResultV2;
+
+export interface EdgeAdapterOptions {
+  /** This region's HTTPS publish URL, added to /v1/connect answers so clients know where a token may go. */
+  publishUrl?: string;
+}
+
+const isHttpApiEvent = (event: EdgeEvent): event is APIGatewayProxyEventV2 => 'requestContext' in event && 'http' in (event.requestContext ?? {});
+
+/**
+ * The edge function as deployed: the same handler serves the ALB (ALB events) and the regional
+ * HTTPS endpoint, an API Gateway HTTP API (payload format 2.0, always TLS). HTTP API events are
+ * turned into ALB events marked `x-forwarded-proto: https`, and answers back; /v1/connect answers
+ * also name the HTTPS publish URL.
+ */
+export function edgeAdapter(handle: (event: ALBEvent) => Promise<ALBResult>, options: EdgeAdapterOptions = {}): (event: EdgeEvent) => Promise<EdgeResult> {
+  return async (event) => {
+    const albEvent = isHttpApiEvent(event) ? fromHttpApiEvent(event) : event;
+    let result = await handle(albEvent);
+    if (options.publishUrl && albEvent.httpMethod === 'GET' && albEvent.path === '/v1/connect' && result.statusCode === 200) {
+      result = { ...result, body: JSON.stringify({ ...(JSON.parse(result.body ?? '{}') as object), publishUrl: options.publishUrl }) };
+    }
+    if (!isHttpApiEvent(event)) return result;
+    const { statusCode, headers, body, isBase64Encoded } = result;
+    return { statusCode, headers: headers as Record<string, string> | undefined, body, isBase64Encoded };
+  };
+}
+
+function fromHttpApiEvent(event: APIGatewayProxyEventV2): ALBEvent {
+  const headers: Record<string, string> = { ...(event.headers as Record<string, string>), 'x-forwarded-proto': 'https' };
+  if (event.cookies?.length) headers.cookie = event.cookies.join('; ');
+  return {
+    requestContext: { elb: { targetGroupArn: '' } },
+    httpMethod: event.requestContext.http.method,
+    path: event.rawPath,
+    queryStringParameters: (event.queryStringParameters ?? {}) as Record<string, string>,
+    headers,
+    body: event.body ?? '',
+    isBase64Encoded: event.isBase64Encoded,
+  };
+}

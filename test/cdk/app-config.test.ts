@@ -36,6 +36,12 @@ describe('configFromContext', () => {
     expect(() => configFromContext(appWith({ regions: '["us-east-1"]' }))).toThrow(/regions: needs at least 2 regions/);
   });
 
+  it('GIVEN -c relaymesh as a JSON string WHEN read THEN it is the config object, so a domain or edge mode can be tried from the command line', () => {
+    const config = configFromContext(appWith({ relaymesh: '{"domainName":"example.com","hostedZoneId":"Z0123456789ABC","edge":{"mode":"regional"}}' }));
+    expect(config).toMatchObject({ domainName: 'example.com', hostedZoneId: 'Z0123456789ABC', edge: { mode: 'regional' } });
+    expect(() => configFromContext(appWith({ relaymesh: '{"domainName":' }))).toThrow(/context "relaymesh" is not valid JSON/);
+  });
+
   it('GIVEN a relaymesh context that is not an object WHEN read THEN the error says it must be one', () => {
     expect(() => configFromContext(appWith({ relaymesh: 'us-east-1' }))).toThrow(/context "relaymesh" must be an object/);
   });

@@ -33,3 +33,8 @@ export function validationViolations(assemblyDirectory: string): ValidationViola
   };
   return report.pluginReports.flatMap((r) => r.violations);
 }
+
+/** Every stack of the app, the edge stack included when the edge mode has one. */
+export function allStacks(stacks: { data: Stack; regions: readonly Stack[]; fanouts: readonly Stack[]; edge?: Stack }): Stack[] {
+  return [stacks.data, ...stacks.regions, ...stacks.fanouts, ...(stacks.edge ? [stacks.edge] : [])];
+}

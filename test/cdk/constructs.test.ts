@@ -20,8 +20,10 @@ import { type RegionTables, WebSocketGateway } from '../../lib/websocket-gateway
 import { testApp, testStack } from './cdk-test-app';
 import {
   lambdaTargetGroupHealthViolations,
+  plainHttpTokenViolations,
   snsSubscriptionRedriveViolations,
   targetGroupHealthCheckViolations,
+  templateText,
 } from './deploy-rules';
 
 const config = loadConfig({});
@@ -384,6 +386,67 @@ describe('RegionalEdge', () => {
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { TargetType: 'lambda', HealthCheckEnabled: true, HealthCheckPath: '/health' });
   });
 
+  it('GIVEN no certificate WHEN created THEN the plain-HTTP listener itself answers 403 to an Authorization header, a token query parameter or a publish, naming the HTTPS publish URL', () => {
+    const stack = testStack();
+    edgeIn(stack, false);
+    const t = Template.fromStack(stack);
+    expect(plainHttpTokenViolations(t)).toEqual([]);
+    const [apiId] = Object.keys(t.findResources('AWS::ApiGatewayV2::Api'));
+    const rules = Object.values(t.findResources('AWS::ElasticLoadBalancingV2::ListenerRule')).map((r) => r.Properties);
+    expect(rules.map((r) => r.Conditions[0].Field).sort()).toEqual(['http-header', 'path-pattern', 'query-string']);
+    for (const rule of rules) {
+      expect(rule.Actions[0]).toMatchObject({ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '403', ContentType: 'application/json' } });
+      const body = templateText(rule.Actions[0].FixedResponseConfig.MessageBody);
+      expect(body).toContain('"code":4010');
+      expect(body).toContain('Publish over HTTPS: <token>/v1/publish');
+      expect(JSON.stringify(rule.Actions[0].FixedResponseConfig.MessageBody)).toContain(JSON.stringify({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }));
+    }
+  });
+
+  it('GIVEN no certificate WHEN created THEN an HTTPS API fronts the same function (GET /health, GET /v1/connect, POST /v1/publish), throttled and access-logged, and the function knows the https publish URL', () => {
+    const stack = testStack();
+    edgeIn(stack, false, { throttle: { rateLimit: 100, burstLimit: 50 } });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    const routes = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties.RouteKey).sort();
+    expect(routes).toEqual(['GET /health', 'GET /v1/connect', 'POST /v1/publish']);
+    const functionIds = Object.keys(t.findResources('AWS::Lambda::Function'));
+    expect(functionIds).toHaveLength(1);
+    t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0', IntegrationUri: { 'Fn::GetAtt': [functionIds[0], 'Arn'] } });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+    const variables = Object.values(t.findResources('AWS::Lambda::Function'))[0]!.Properties.Environment.Variables;
+    const [apiId] = Object.keys(t.findResources('AWS::ApiGatewayV2::Api'));
+    // ApiEndpoint is https://{api-id}.execute-api.{region}.amazonaws.com: API Gateway serves HTTP APIs over TLS only.
+    expect(variables.PUBLISH_URL).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, '/v1/publish']] });
+  });
+
+  it('GIVEN a certificate and the HTTPS edge name WHEN created THEN it has no plain listener, no refusal rules and no HTTPS API, and publishes go to that name', () => {
+    const stack = testStack();
+    const edge = edgeIn(stack, true, { publicBaseUrl: 'https://edge.example.com' });
+    const t = Template.fromStack(stack);
+    expect(edge.publishUrl).toBe('https://edge.example.com/v1/publish');
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 0);
+    t.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    expect(Object.values(t.findResources('AWS::ElasticLoadBalancingV2::Listener')).map((l) => l.Properties.Protocol)).toEqual(['HTTPS']);
+  });
+
+  it('GIVEN no load balancer (the regional edge mode) WHEN created THEN only the HTTPS API serves the edge: no VPC, ALB or log bucket', () => {
+    const stack = testStack();
+    const edge = edgeIn(stack, false, { loadBalancer: false });
+    const t = Template.fromStack(stack);
+    expect(edge.loadBalancer).toBeUndefined();
+    for (const type of ['AWS::EC2::VPC', 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'AWS::S3::Bucket']) t.resourceCountIs(type, 0);
+    t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+  });
+
+  it('GIVEN a plain-HTTP load balancer and no HTTPS API WHEN created THEN it fails: tokens would have no TLS path', () => {
+    expect(() => edgeIn(testStack(), false, { httpsApi: false })).toThrow(/gives tokens no TLS path/);
+  });
+
   it('GIVEN default health-check settings WHEN created THEN interval and timeout are both explicit and pass ELB\'s interval > timeout rule', () => {
     const stack = testStack();
     edgeIn(stack, false);
@@ -425,7 +488,7 @@ describe('RegionalEdge', () => {
 
   it('GIVEN a certificate WHEN created THEN the listener is HTTPS/443 with a TLS 1.2+ policy', () => {
     const stack = testStack();
-    expect(edgeIn(stack, true).port).toBe(443);
+    expect(edgeIn(stack, true, { publicBaseUrl: 'https://edge.example.com' }).port).toBe(443);
     Template.fromStack(stack).hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
       Port: 443,
       Protocol: 'HTTPS',

@@ -1,6 +1,14 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ApplicationTargetGroup, CfnTargetGroup, TargetType } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
+import {
+  ApplicationLoadBalancer,
+  ApplicationTargetGroup,
+  CfnTargetGroup,
+  ListenerAction,
+  ListenerCondition,
+  TargetType,
+} from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { CfnEndpointGroup } from 'aws-cdk-lib/aws-globalaccelerator';
 import { CfnSubscription } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +16,7 @@ import {
   acceleratorHealthCheckViolations,
   defaultHealthCheck,
   lambdaTargetGroupHealthViolations,
+  plainHttpTokenViolations,
   snsSubscriptionRedriveViolations,
   targetGroupHealthCheckViolations,
 } from './deploy-rules';
@@ -100,5 +109,23 @@ describe('lambdaTargetGroupHealthViolations', () => {
       expect.stringMatching(/not supported for Lambda targets/),
     ]);
     expect(lambdaTargetGroupHealthViolations(stackWith([{ key: 'lambda.multi_value_headers.enabled', value: 'false' }]))).toEqual([]);
+  });
+});
+
+describe('plainHttpTokenViolations', () => {
+  it('flags a plain HTTP listener that forwards everything, as the edge ALB did, and accepts one that refuses tokens', () => {
+    const build = (refuse: boolean) => {
+      const stack = new Stack(new App(), 'Rules', { env: { account: '123456789012', region: 'us-east-1' } });
+      const vpc = new Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: SubnetType.PUBLIC }] });
+      const listener = new ApplicationLoadBalancer(stack, 'Alb', { vpc, internetFacing: true }).addListener('L', { port: 80, open: true });
+      listener.addAction('Default', { action: ListenerAction.fixedResponse(200) });
+      if (refuse) {
+        listener.addAction('Header', { priority: 1, conditions: [ListenerCondition.httpHeader('Authorization', ['*'])], action: ListenerAction.fixedResponse(403) });
+        listener.addAction('Query', { priority: 2, conditions: [ListenerCondition.queryStrings([{ key: 'token', value: '*' }])], action: ListenerAction.fixedResponse(403) });
+      }
+      return Template.fromStack(stack);
+    };
+    expect(plainHttpTokenViolations(build(false))).toEqual([expect.stringMatching(/Authorization header/), expect.stringMatching(/token query parameter/)]);
+    expect(plainHttpTokenViolations(build(true))).toEqual([]);
   });
 });

@@ -171,3 +171,39 @@ export function lambdaTargetGroupHealthViolations(template: Template): string[] 
   }
   return violations;
 }
+
+interface ListenerRuleProperties {
+  ListenerArn?: unknown;
+  Priority?: number;
+  Actions?: { Type: string; FixedResponseConfig?: { StatusCode?: string } }[];
+  Conditions?: { Field?: string; HttpHeaderConfig?: { HttpHeaderName?: string; Values?: string[] }; QueryStringConfig?: { Values?: { Key?: string; Value?: string }[] } }[];
+}
+
+/**
+ * Plain-HTTP listeners that would pass a bearer token on: each listener speaking HTTP must
+ * answer, itself and with a 4xx, any request carrying an `Authorization` header or a `token`
+ * query parameter (ALB rules match header values with `*` wildcards; Application Load
+ * Balancers guide, "Listener rules", HTTP header and query string conditions).
+ */
+export function plainHttpTokenViolations(template: Template): string[] {
+  const rules = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule')).map((r) => r.Properties as ListenerRuleProperties);
+  const refuses = (listenerId: string, matches: (condition: NonNullable<ListenerRuleProperties['Conditions']>[number]) => boolean) =>
+    rules.some(
+      (rule) =>
+        JSON.stringify(rule.ListenerArn) === JSON.stringify({ Ref: listenerId }) &&
+        rule.Actions?.length === 1 &&
+        rule.Actions[0]!.Type === 'fixed-response' &&
+        /^4\d\d$/.test(rule.Actions[0]!.FixedResponseConfig?.StatusCode ?? '') &&
+        (rule.Conditions ?? []).length === 1 &&
+        matches(rule.Conditions![0]!),
+    );
+  const violations: string[] = [];
+  for (const [id, resource] of Object.entries(template.findResources('AWS::ElasticLoadBalancingV2::Listener'))) {
+    if ((resource.Properties as { Protocol?: string }).Protocol !== 'HTTP') continue;
+    const header = refuses(id, (c) => c.Field === 'http-header' && c.HttpHeaderConfig?.HttpHeaderName?.toLowerCase() === 'authorization' && (c.HttpHeaderConfig.Values ?? []).includes('*'));
+    const query = refuses(id, (c) => c.Field === 'query-string' && (c.QueryStringConfig?.Values ?? []).some((v) => v.Key === 'token' && v.Value === '*'));
+    if (!header) violations.push(`${id}: plain HTTP listener passes an Authorization header on`);
+    if (!query) violations.push(`${id}: plain HTTP listener passes a token query parameter on`);
+  }
+  return violations;
+}

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
-import { testApp, validationViolations } from './cdk-test-app';
+import { allStacks, testApp, validationViolations } from './cdk-test-app';
 import { acceleratorHealthCheckViolations, targetGroupHealthCheckViolations } from './deploy-rules';
 
 const REGIONS = ['eu-west-1', 'us-east-1', 'ap-southeast-1'];
@@ -36,7 +36,7 @@ describe('GIVEN the app with a hosted zone, a certificate for one region, an ala
   });
 
   it('THEN every target group in every stack has a health-check interval above its timeout, with ELB\'s defaults filled in', () => {
-    for (const stack of [stacks.data, ...stacks.regions, ...stacks.fanouts, stacks.edge]) {
+    for (const stack of allStacks(stacks)) {
       expect(targetGroupHealthCheckViolations(Template.fromStack(stack)), stack.stackName).toEqual([]);
     }
   });
@@ -88,7 +88,7 @@ describe('GIVEN the app with a hosted zone, a certificate for one region, an ala
   });
 
   it('THEN the accelerator listens on TCP 443, leaves health to the ALBs\' target health and is aliased as edge.example.com', () => {
-    const t = Template.fromStack(stacks.edge);
+    const t = Template.fromStack(stacks.edge!);
     t.hasResourceProperties('AWS::GlobalAccelerator::Listener', { Protocol: 'TCP', PortRanges: [{ FromPort: 443, ToPort: 443 }] });
     t.resourceCountIs('AWS::GlobalAccelerator::EndpointGroup', REGIONS.length);
     expect(acceleratorHealthCheckViolations(t)).toEqual([]);
@@ -105,6 +105,16 @@ describe('GIVEN the app with a hosted zone, a certificate for one region, an ala
       t.resourceCountIs('AWS::ApiGateway::Account', 1);
       t.hasResource('AWS::IAM::Role', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ ManagedPolicyArns: Match.anyValue() }) });
     }
+  });
+
+  it('THEN every token travels over TLS through edge.example.com: HTTPS listeners only, no plain-HTTP API needed, PublishUrl on the edge name', () => {
+    for (const stack of stacks.regions) {
+      const t = Template.fromStack(stack);
+      expect(Object.values(t.findResources('AWS::ElasticLoadBalancingV2::Listener')).map((l) => l.Properties.Protocol)).toEqual(['HTTPS']);
+      expect(Object.keys(t.findResources('AWS::ApiGatewayV2::Api', { Properties: { ProtocolType: 'HTTP' } }))).toEqual([]);
+      t.hasOutput('PublishUrl', { Value: 'https://edge.example.com/v1/publish' });
+    }
+    Template.fromStack(stacks.edge!).hasOutput('EdgeDomainUrl', { Value: 'https://edge.example.com' });
   });
 
   it('THEN every region\'s alarm topic mails the configured address', () => {

@@ -4,10 +4,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { physicalTableName, TABLES } from '../../lambdas/core/tables';
 import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
-import { testApp, validationViolations } from './cdk-test-app';
+import { allStacks, testApp, validationViolations } from './cdk-test-app';
 import {
   acceleratorHealthCheckViolations,
   lambdaTargetGroupHealthViolations,
+  plainHttpTokenViolations,
   snsSubscriptionRedriveViolations,
   targetGroupHealthCheckViolations,
   templateText,
@@ -40,7 +41,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
   });
 
   it('THEN every target group in every stack has a health-check interval above its timeout, with ELB\'s defaults filled in', () => {
-    for (const stack of [stacks.data, ...stacks.regions, ...stacks.fanouts, stacks.edge]) {
+    for (const stack of allStacks(stacks)) {
       expect(targetGroupHealthCheckViolations(Template.fromStack(stack)), stack.stackName).toEqual([]);
     }
   });
@@ -72,7 +73,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     it('THEN each has one WEBSOCKET API whose stage throttles and writes access logs', () => {
       for (const stack of stacks.regions) {
         const t = template(stack);
-        t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+        expect(Object.keys(t.findResources('AWS::ApiGatewayV2::Api', { Properties: { ProtocolType: 'WEBSOCKET' } }))).toHaveLength(1);
         t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
         t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
           StageName: 'live',
@@ -83,7 +84,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     });
 
     it('THEN no stack sets the account-wide API Gateway CloudWatch role (opt-in), while each stage still writes access logs', () => {
-      for (const stack of [stacks.data, ...stacks.regions, ...stacks.fanouts, stacks.edge]) template(stack).resourceCountIs('AWS::ApiGateway::Account', 0);
+      for (const stack of allStacks(stacks)) template(stack).resourceCountIs('AWS::ApiGateway::Account', 0);
     });
 
     it('THEN each event class has a queue whose RedrivePolicy points at its DLQ, and an alarm on that DLQ', () => {
@@ -212,7 +213,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
   });
 
   it('THEN no Lambda function in any stack runs nodejs20.x or older', () => {
-    for (const stack of [stacks.data, ...stacks.regions, ...stacks.fanouts, stacks.edge]) {
+    for (const stack of allStacks(stacks)) {
       for (const fn of Object.values(template(stack).findResources('AWS::Lambda::Function'))) {
         const version = /^nodejs(\d+)/.exec(String(fn.Properties.Runtime))?.[1];
         expect(Number(version), `${stack.stackName} ${fn.Properties.Runtime}`).toBeGreaterThan(20);
@@ -263,7 +264,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
   });
 
   it('THEN the edge stack has one accelerator with a TCP listener and an endpoint group per region at full traffic dial', () => {
-    const t = template(stacks.edge);
+    const t = template(stacks.edge!);
     t.resourceCountIs('AWS::GlobalAccelerator::Accelerator', 1);
     t.hasResourceProperties('AWS::GlobalAccelerator::Listener', { Protocol: 'TCP', PortRanges: [{ FromPort: 80, ToPort: 80 }] });
     t.resourceCountIs('AWS::GlobalAccelerator::EndpointGroup', REGIONS.length);
@@ -280,7 +281,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
   });
 
   it('THEN no endpoint group carries health-check settings, which Global Accelerator ignores for ALB endpoints (it follows the ALB target health)', () => {
-    const t = template(stacks.edge);
+    const t = template(stacks.edge!);
     expect(acceleratorHealthCheckViolations(t)).toEqual([]);
     for (const group of Object.values(t.findResources('AWS::GlobalAccelerator::EndpointGroup'))) {
       expect(Object.keys(group.Properties).filter((key) => key.startsWith('HealthCheck') || key === 'ThresholdCount')).toEqual([]);
@@ -288,8 +289,20 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     for (const stack of stacks.regions) expect(lambdaTargetGroupHealthViolations(template(stack))).toEqual([]);
   });
 
+  it('THEN no token crosses plain HTTP: each ALB\'s HTTP listener refuses tokens itself, and each region publishes over its HTTPS API (PublishUrl)', () => {
+    for (const stack of stacks.regions) {
+      const t = template(stack);
+      expect(plainHttpTokenViolations(t), stack.stackName).toEqual([]);
+      const [apiId] = Object.keys(t.findResources('AWS::ApiGatewayV2::Api', { Properties: { ProtocolType: 'HTTP' } }));
+      expect(apiId, `${stack.region} HTTPS API`).toBeDefined();
+      t.hasOutput('PublishUrl', { Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, '/v1/publish']] } });
+      t.hasOutput('EdgeUrl', { Value: { 'Fn::Join': ['', Match.arrayWith(['http://'])] } });
+    }
+    template(stacks.edge!).hasOutput('EdgeUrl', { Value: { 'Fn::Join': ['', Match.arrayWith(['http://'])] } });
+  });
+
   it('THEN no Route 53 record or health check exists without a hosted zone', () => {
-    for (const stack of [...stacks.regions, stacks.edge]) {
+    for (const stack of [...stacks.regions, stacks.edge!]) {
       template(stack).resourceCountIs('AWS::Route53::RecordSet', 0);
       template(stack).resourceCountIs('AWS::Route53::HealthCheck', 0);
     }
