@@ -19,6 +19,7 @@ describe('loadConfig', () => {
     expect(loadConfig({}).functions).toEqual({
       memoryMb: { authorizer: 256, connect: 256, disconnect: 256, messageRouter: 512, edge: 256, deliveryCritical: 1024, deliveryEphemeral: 1024 },
       tracing: true,
+      traceEdge: false,
     });
     expect(loadConfig({ functions: { memoryMb: { deliveryEphemeral: 2048 } } }).functions.memoryMb).toMatchObject({ deliveryEphemeral: 2048, deliveryCritical: 1024 });
   });

@@ -130,8 +130,14 @@ export const RelaymeshConfigSchema = z
           })
           .strict()
           .prefault({}),
-        /** X-Ray active tracing on every function (Powertools Tracer in the handlers). */
+        /** X-Ray active tracing on every function but the edge (Powertools Tracer in the handlers). */
         tracing: z.boolean().default(true),
+        /**
+         * Trace the edge function too. Off by default: the ALB probes its /health about a million
+         * times a month per region, every probe within X-Ray's sampling reservoir of one request
+         * per second, so tracing it costs about $5 a month per region ($5 per million traces).
+         */
+        traceEdge: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

@@ -154,7 +154,7 @@ export class RegionStack extends Stack {
       // With a hosted zone clients reach the edge as https://edge.<domain>: through the accelerator, or latency-routed here.
       publicBaseUrl: certificate && config.domainName ? `https://${edgeDomainName(config.domainName)}` : undefined,
       memoryMb: memoryMb.edge,
-      tracing,
+      tracing: tracing && config.functions.traceEdge,
     });
     if (zone && certificate && config.domainName) {
       const httpApi = this.edge.httpApi;

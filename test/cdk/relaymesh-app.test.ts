@@ -161,14 +161,15 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     });
   });
 
-  it('THEN every function traces actively with Powertools settings, and X-Ray\'s two actions are the only wildcard resource any function role gets', () => {
+  it('THEN every function but the health-probed edge traces actively with Powertools settings, and X-Ray\'s two actions are the only wildcard resource any function role gets', () => {
     for (const stack of stacks.regions) {
       const t = template(stack);
-      for (const fn of Object.values(t.findResources('AWS::Lambda::Function'))) {
-        expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      for (const [id, fn] of Object.entries(t.findResources('AWS::Lambda::Function'))) {
+        const edge = id.startsWith('EdgeFunction');
+        expect(fn.Properties.TracingConfig, id).toEqual(edge ? undefined : { Mode: 'Active' });
         expect(fn.Properties.Environment.Variables).toMatchObject({
           POWERTOOLS_SERVICE_NAME: 'relaymesh',
-          POWERTOOLS_TRACE_ENABLED: 'true',
+          POWERTOOLS_TRACE_ENABLED: String(!edge),
           POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
         });
       }
