@@ -1,6 +1,6 @@
 import type { ALBEvent, ALBResult, APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { edgeAdapter, type EdgeDeps, handleEdgeRequest, PLAIN_HTTP_TOKEN_REFUSED } from './edge';
+import { edgeAdapter, type EdgeDeps, handleEdgeRequest, HEALTH_DEPENDENCY_TIMEOUT_MS, PLAIN_HTTP_TOKEN_REFUSED } from './edge';
 
 const albEvent = (method: string, path: string, headers: Record<string, string>, query: Record<string, string> = {}): ALBEvent => ({
   requestContext: { elb: { targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/edge/1' } },
@@ -90,5 +90,24 @@ describe('edgeAdapter', () => {
     expect(await adapter(health)).toEqual(answer({ status: 'ok' }));
     expect(inner).toHaveBeenCalledWith(health);
     expect(JSON.parse((await adapter(albEvent('GET', '/v1/connect', {}))).body!)).toEqual({ region: 'us-east-1', publishUrl: 'https://p/v1/publish' });
+  });
+});
+
+describe('deep health', () => {
+  it('fails within the dependency timeout when DynamoDB never answers (a frozen table drains the region)', async () => {
+    const never = new Promise<never>(() => undefined);
+    const deps = {
+      region: 'us-east-1',
+      connectionsTableName: 't',
+      dynamo: { send: () => never },
+      sns: { send: async () => ({}) },
+      publisher: { topicArn: 'arn:aws:sns:us-east-1:123456789012:t' },
+      isDrained: async () => false,
+    } as unknown as EdgeDeps;
+    const started = Date.now();
+    const result = await handleEdgeRequest(deps, albEvent('GET', '/health', { 'x-forwarded-proto': 'https' }));
+    expect(Date.now() - started).toBeLessThan(HEALTH_DEPENDENCY_TIMEOUT_MS + 1000);
+    expect(result.statusCode).toBe(503);
+    expect(JSON.parse(result.body!)).toMatchObject({ status: 'unhealthy', dynamodb: 'failing', sns: 'ok', drained: false });
   });
 });

@@ -55,12 +55,26 @@ export async function handleEdgeRequest(deps: EdgeDeps, event: ALBEvent): Promis
   }
 }
 
-/** Deep health: the region is healthy only if its table and topic answer and it is not drained. */
+/**
+ * Each dependency of the deep health check must answer within this: a frozen DynamoDB must fail
+ * the check (and drain the region) well before the ALB's own 3 s probe timeout gives up.
+ */
+export const HEALTH_DEPENDENCY_TIMEOUT_MS = 2000;
+
+/** Settles with `work`, or rejects once `ms` have passed. */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Deep health: the region is healthy only if its table and topic answer in time and it is not drained. */
 async function health(deps: EdgeDeps): Promise<ALBResult> {
+  const abortSignal = AbortSignal.timeout(HEALTH_DEPENDENCY_TIMEOUT_MS);
   const checks = await Promise.allSettled([
-    deps.dynamo.send(new GetCommand({ TableName: deps.connectionsTableName, Key: { [connectionsTable.partitionKey]: 'health-check' } })),
-    deps.sns.send(new GetTopicAttributesCommand({ TopicArn: deps.publisher.topicArn })),
-    deps.isDrained(),
+    within(deps.dynamo.send(new GetCommand({ TableName: deps.connectionsTableName, Key: { [connectionsTable.partitionKey]: 'health-check' } }), { abortSignal }), HEALTH_DEPENDENCY_TIMEOUT_MS),
+    within(deps.sns.send(new GetTopicAttributesCommand({ TopicArn: deps.publisher.topicArn }), { abortSignal }), HEALTH_DEPENDENCY_TIMEOUT_MS),
+    within(deps.isDrained(), HEALTH_DEPENDENCY_TIMEOUT_MS),
   ]);
   const [dynamodb, sns, drained] = checks;
   const status = {
