@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { closestAwsRegion, isAwsRegion, SNS_OPT_IN_REGIONS } from './aws-regions';
+import { DEFAULT_RUNBOOK_BASE_URL } from './alarm-definitions';
 
 /**
  * The one Relaymesh configuration, read by the CDK app (from cdk.json context) and by the
@@ -103,6 +104,11 @@ export const RelaymeshConfigSchema = z
     certificateArns: z.record(regionName, z.string().startsWith('arn:aws:acm:')).optional(),
     /** E-mail subscribed to every region's alarm topic; default: none. */
     alarmEmail: z.email().optional(),
+    /**
+     * Where every alarm's runbook link points (`<runbookBaseUrl>#runbook-<kind>`): e.g. the README's
+     * URL in your repository host. Default: README.md, which names the section without knowing the repository's URL.
+     */
+    runbookBaseUrl: z.string().min(1).default(DEFAULT_RUNBOOK_BASE_URL),
     /** Keep global tables when the stack is deleted; default true. */
     deletionProtection: z.boolean().default(true),
     /**

@@ -6,15 +6,16 @@ import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import {
+  alarmDescription,
+  DEFAULT_RUNBOOK_BASE_URL,
+  regionAlarmDefinitions,
+  type AlarmDefinition,
+  type AlarmWatch,
+  type DeadLetterAlarmSettings,
+} from './alarm-definitions';
 import type { EventClass } from './config';
 import type { EventClassQueue } from './event-class-queue';
-
-/** When a DLQ alarms: more than `threshold` messages for `evaluationPeriods` periods of `periodMinutes`. */
-export interface DeadLetterAlarmSettings {
-  readonly threshold: number;
-  readonly periodMinutes: number;
-  readonly evaluationPeriods: number;
-}
 
 export interface RegionAlarmsProps {
   readonly queues: readonly EventClassQueue[];
@@ -48,6 +49,11 @@ export interface RegionAlarmsProps {
    */
   readonly replicationLatencyMs?: number;
   /**
+   * Where each alarm's runbook link points: `<runbookBaseUrl>#runbook-<kind>`.
+   * @default 'README.md'
+   */
+  readonly runbookBaseUrl?: string;
+  /**
    * E-mail subscribed to the alarm topic.
    * @default - no subscription
    */
@@ -55,108 +61,86 @@ export interface RegionAlarmsProps {
 }
 
 /**
- * Every alarm of one region, all notifying one alarm topic: a message in any DLQ (the event
- * classes' and the fan-out subscriptions'), SNS failing to deliver to a queue, a queue falling behind, Lambda errors and throttles, slow global table replication and API Gateway
- * integration errors.
+ * Every alarm of one region (lib/alarm-definitions.ts, which the local cloud evaluates too), all
+ * notifying one alarm topic: a message in any DLQ (the event classes' and the fan-out
+ * subscriptions'), SNS failing to deliver to a queue, a queue falling behind, Lambda errors and
+ * throttles, slow global table replication and API Gateway integration errors.
  */
 export class RegionAlarms extends Construct {
   readonly topic: Topic;
   readonly alarms: Alarm[] = [];
+  readonly definitions: readonly AlarmDefinition[];
 
   constructor(scope: Construct, id: string, props: RegionAlarmsProps) {
     super(scope, id);
     this.topic = new Topic(this, 'Topic', { enforceSSL: true });
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
-    const ageSeconds = props.oldestMessageAgeSeconds ?? 120;
-    const latencyMs = props.replicationLatencyMs ?? 5000;
+    const region = Stack.of(this).region;
+    this.definitions = regionAlarmDefinitions({
+      eventClasses: props.queues.map((q) => q.eventClass),
+      deadLetterAlarms: props.deadLetterAlarms,
+      fanout: props.fanout !== undefined,
+      functionNames: Object.keys(props.functions),
+      tableNames: props.tableNames,
+      replicaRegions: props.replicaRegions,
+      oldestMessageAgeSeconds: props.oldestMessageAgeSeconds,
+      replicationLatencyMs: props.replicationLatencyMs,
+    });
+    for (const definition of this.definitions) {
+      const alarm = new Alarm(this, definition.name, {
+        alarmDescription: alarmDescription(definition, region, props.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL),
+        metric: metricOf(definition.watches, { period: Duration.minutes(definition.periodMinutes), statistic: definition.statistic }, props),
+        threshold: definition.threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: definition.evaluationPeriods,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(new SnsAction(this.topic));
+      this.alarms.push(alarm);
+    }
+  }
+}
 
-    for (const { eventClass, queue, deadLetterQueue } of props.queues) {
-      const dlq = props.deadLetterAlarms?.[eventClass] ?? { threshold: 0, periodMinutes: 1, evaluationPeriods: 1 };
-      this.add(`${eventClass}DeadLetters`, {
-        description:
-          dlq.threshold === 0
-            ? `A ${eventClass} event reached its DLQ: inspect and redrive with the DLQ tool.`
-            : `More than ${dlq.threshold} ${eventClass} events sat in its DLQ for ${dlq.evaluationPeriods * dlq.periodMinutes} minutes: inspect them with the DLQ tool.`,
-        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(dlq.periodMinutes), statistic: 'Maximum' }),
-        threshold: dlq.threshold,
-        evaluationPeriods: dlq.evaluationPeriods,
+/** The CloudWatch metric an alarm definition watches. */
+function metricOf(watch: AlarmWatch, options: { period: Duration; statistic: string }, props: RegionAlarmsProps): IMetric {
+  const queueOf = (eventClass: EventClass) => {
+    const queue = props.queues.find((q) => q.eventClass === eventClass);
+    if (!queue) throw new Error(`No ${eventClass} queue to alarm on`);
+    return queue;
+  };
+  const fanout = () => {
+    if (!props.fanout) throw new Error('No fan-out topic to alarm on');
+    return props.fanout;
+  };
+  const fn = (name: string) => props.functions[name]!;
+  switch (watch.kind) {
+    case 'deadLetters':
+      return queueOf(watch.eventClass).deadLetterQueue.metricApproximateNumberOfMessagesVisible(options);
+    case 'oldestMessage':
+      return queueOf(watch.eventClass).queue.metricApproximateAgeOfOldestMessage(options);
+    case 'fanoutDeadLetters':
+      return fanout().deadLetterQueue.metricApproximateNumberOfMessagesVisible(options);
+    case 'fanoutNotificationsFailed':
+      return fanout().topic.metricNumberOfNotificationsFailed(options);
+    case 'fanoutRedriveFailed':
+      return fanout().topic.metric('NumberOfNotificationsFailedToRedriveToDlq', options);
+    case 'functionErrors':
+      return fn(watch.functionName).metricErrors(options);
+    case 'functionThrottles':
+      return fn(watch.functionName).metricThrottles(options);
+    case 'replicationLatency':
+      return new Metric({
+        namespace: 'AWS/DynamoDB',
+        metricName: 'ReplicationLatency',
+        dimensionsMap: { TableName: watch.tableName, ReceivingRegion: watch.receivingRegion },
+        ...options,
       });
-      this.add(`${eventClass}OldestMessage`, {
-        description: `The ${eventClass} queue's oldest message is older than ${ageSeconds}s: delivery is falling behind.`,
-        metric: queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
-        threshold: ageSeconds,
-        evaluationPeriods: 3,
-      });
-    }
-    if (props.fanout) {
-      const { topic, deadLetterQueue } = props.fanout;
-      this.add('FanoutDeadLetters', {
-        description: 'SNS could not deliver a fan-out event to a region\'s queue and kept it in the subscription DLQ: check that queue\'s policy, then redrive.',
-        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-        threshold: 0,
-      });
-      this.add('FanoutNotificationsFailed', {
-        description: 'SNS failed to deliver fan-out events to a subscribed queue: a region misses messages until they are redriven.',
-        metric: topic.metricNumberOfNotificationsFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 0,
-      });
-      this.add('FanoutRedriveFailed', {
-        description: 'SNS could not even move an undeliverable fan-out event to the subscription DLQ: that event is lost; check the DLQ\'s policy.',
-        metric: topic.metric('NumberOfNotificationsFailedToRedriveToDlq', { period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 0,
-      });
-    }
-    for (const [name, fn] of Object.entries(props.functions)) {
-      this.add(`${name}Errors`, {
-        description: `The ${name} function failed.`,
-        metric: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 0,
-      });
-      this.add(`${name}Throttles`, {
-        description: `The ${name} function was throttled.`,
-        metric: fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 0,
-      });
-    }
-    for (const tableName of props.tableNames) {
-      for (const receivingRegion of props.replicaRegions) {
-        this.add(`${tableName}ReplicationTo${receivingRegion}`, {
-          description: `Replication of ${tableName} to ${receivingRegion} is slower than ${latencyMs} ms: cross-region recovery lags.`,
-          metric: new Metric({
-            namespace: 'AWS/DynamoDB',
-            metricName: 'ReplicationLatency',
-            dimensionsMap: { TableName: tableName, ReceivingRegion: receivingRegion },
-            period: Duration.minutes(1),
-            statistic: 'Average',
-          }),
-          threshold: latencyMs,
-          evaluationPeriods: 3,
-        });
-      }
-    }
-    this.add('ApiIntegrationErrors', {
-      description: 'The WebSocket API could not reach its Lambda integrations.',
-      metric: new Metric({
+    case 'apiIntegrationErrors':
+      return new Metric({
         namespace: 'AWS/ApiGateway',
         metricName: 'IntegrationError',
         dimensionsMap: { ApiId: props.apiId, Stage: props.stageName },
-        period: Duration.minutes(5),
-        statistic: 'Sum',
-      }),
-      threshold: 0,
-    });
-  }
-
-  private add(id: string, options: { description: string; metric: IMetric; threshold: number; evaluationPeriods?: number }): void {
-    const alarm = new Alarm(this, id, {
-      alarmDescription: `${options.description} (${Stack.of(this).region})`,
-      metric: options.metric,
-      threshold: options.threshold,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: options.evaluationPeriods ?? 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    alarm.addAlarmAction(new SnsAction(this.topic));
-    this.alarms.push(alarm);
+        ...options,
+      });
   }
 }

@@ -184,6 +184,7 @@ export class RegionStack extends Stack {
       replicaRegions: config.regions.filter((r) => r !== this.region),
       apiId: this.gateway.api.apiId,
       stageName: config.stageName,
+      runbookBaseUrl: config.runbookBaseUrl,
       email: config.alarmEmail,
     });
     this.dashboard = new RegionDashboard(this, 'Dashboard', {
