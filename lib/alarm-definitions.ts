@@ -69,6 +69,11 @@ export const DEFAULT_RUNBOOK_BASE_URL = 'README.md';
 
 export const runbookUrl = (baseUrl: string, anchor: RunbookAnchor): string => `${baseUrl}#${anchor}`;
 
+/** The functions of a region alarmed on errors and throttles besides the delivery workers, by display name. */
+export const ALARMED_FUNCTIONS = ['authorizer', 'connect', 'disconnect', 'messageRouter', 'edge'] as const;
+/** The display name of a class's delivery worker, in its alarms' names. */
+export const deliveryFunctionName = (eventClass: EventClass): string => `delivery-${eventClass}`;
+
 /** When a DLQ alarms: more than `threshold` messages for `evaluationPeriods` periods of `periodMinutes`. */
 export interface DeadLetterAlarmSettings {
   readonly threshold: number;

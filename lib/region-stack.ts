@@ -31,6 +31,7 @@ import {
   subscriptionDeadLetterQueueName,
   webSocketDomainName,
 } from './naming';
+import { deliveryFunctionName } from './alarm-definitions';
 import { RegionAlarms } from './region-alarms';
 import { RegionDashboard } from './region-dashboard';
 import { RegionalDomain } from './regional-domain';
@@ -173,7 +174,7 @@ export class RegionStack extends Stack {
     }
 
     const { authorizer, connect, disconnect, messageRouter } = this.gateway.functions;
-    const deliveryFunctions = Object.fromEntries(workers.map(([eventClass, w]) => [`delivery-${eventClass}`, w.function]));
+    const deliveryFunctions = Object.fromEntries(workers.map(([eventClass, w]) => [deliveryFunctionName(eventClass), w.function]));
     const functions = { authorizer, connect, disconnect, messageRouter, edge: this.edge.function, ...deliveryFunctions };
     this.alarms = new RegionAlarms(this, 'Alarms', {
       queues: this.queues,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { EVENT_CLASSES, type RelaymeshConfig } from '../lib/config';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ALARMED_FUNCTIONS, deliveryFunctionName, regionAlarmDefinitions, type AlarmWatch } from '../lib/alarm-definitions';
+import { EVENT_CLASSES, type EventClass, type RelaymeshConfig } from '../lib/config';
 import {
   createAuthorizerHandler,
   createConnectHandler,
@@ -15,6 +16,7 @@ import { TABLES, physicalTableName } from '../lambdas/core/tables';
 import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
 import { LOCAL_CREDENTIALS } from './http';
+import { createAlarmEvaluator, type AlarmEvaluator, type AlarmReading, type AlarmStatus } from './alarms';
 import { assertJavaAvailable, createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { startEdgeServer, type EdgeServer } from './edge-server';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping';
@@ -38,6 +40,8 @@ export interface LocalCloudOptions {
   faults?: FaultSettings;
   /** Seeds the fault schedule, so a run with the same settings and traffic fails the same way (default 1). */
   faultSeed?: number;
+  /** How often every region's alarms are evaluated (default 5000); each evaluation stands for one period. */
+  alarmEvaluationIntervalMs?: number;
 }
 
 export interface LocalRegion {
@@ -73,6 +77,10 @@ export interface LocalCloud {
   faults: FaultInjector;
   /** Counters the handlers reported (what CloudWatch would hold), keyed `<region>/<dimension values>`. */
   metrics(): Record<string, Record<string, number>>;
+  /** Every region's alarms (the CDK stacks' definitions) as last evaluated. */
+  alarms(): AlarmStatus[];
+  /** Evaluates every alarm now instead of waiting for the next interval. */
+  evaluateAlarms(): Promise<void>;
   /** Marks a region drained: its /health fails on purpose, so the edge routes around it. */
   drain(region: string, drained: boolean): Promise<void>;
   /** A regional outage: sockets refused and closed, health failing, replication cut off. */
@@ -139,6 +147,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const apis = new Map<string, WebSocketApi>();
     const regions: Record<string, LocalRegion> = {};
     const edgeHandlers: Array<{ region: string; handler: ReturnType<typeof createEdgeHandler> }> = [];
+    const alarmEvaluators: AlarmEvaluator[] = [];
 
     for (const [index, region] of config.regions.entries()) {
       // The routes call handlers built after the API is listening: their env needs its endpoint.
@@ -185,6 +194,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       });
 
       const sqs = new SQSClient({ region, endpoint: messagingServer.endpoint, credentials: LOCAL_CREDENTIALS });
+      const mappings = {} as Record<EventClass, EventSourceMapping>;
       for (const eventClass of EVENT_CLASSES) {
         const settings = config.eventClasses[eventClass];
         const queue = regionMessaging.queues[eventClass];
@@ -205,7 +215,53 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           onInvokeError: (error) => console.error(`[${region}] ${eventClass} delivery worker failed: ${String(error)}`),
         });
         stack.push(() => mapping.stop());
+        mappings[eventClass] = mapping;
       }
+
+      const readAlarmFigure = async (watch: AlarmWatch): Promise<AlarmReading> => {
+        switch (watch.kind) {
+          case 'deadLetters': {
+            const { Attributes } = await sqs.send(
+              new GetQueueAttributesCommand({ QueueUrl: regionMessaging.queues[watch.eventClass].dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+            );
+            return { value: Number(Attributes?.ApproximateNumberOfMessages ?? 0) };
+          }
+          case 'oldestMessage':
+            return { value: mappings[watch.eventClass].stats().oldestInFlightAgeSeconds };
+          case 'functionErrors': {
+            const eventClass = EVENT_CLASSES.find((c) => deliveryFunctionName(c) === watch.functionName);
+            return eventClass ? { value: mappings[eventClass].stats().errors } : { unavailable: 'the local cloud counts the errors of the delivery workers only' };
+          }
+          case 'replicationLatency':
+            return { value: replicator.stats().oldestPendingMsByRegion[watch.receivingRegion] ?? 0 };
+          case 'fanoutDeadLetters':
+          case 'fanoutNotificationsFailed':
+          case 'fanoutRedriveFailed':
+            return { unavailable: 'fauxqs delivers SNS to SQS without a subscription DLQ or delivery metrics' };
+          case 'functionThrottles':
+            return { unavailable: 'the local cloud does not throttle functions' };
+          case 'apiIntegrationErrors':
+            return { unavailable: 'the local WebSocket API calls its handlers in-process' };
+        }
+      };
+      alarmEvaluators.push(
+        createAlarmEvaluator({
+          region,
+          definitions: regionAlarmDefinitions({
+            eventClasses: EVENT_CLASSES,
+            deadLetterAlarms: Object.fromEntries(EVENT_CLASSES.map((c) => [c, config.eventClasses[c].deadLetterAlarm])),
+            fanout: true,
+            functionNames: [...ALARMED_FUNCTIONS, ...EVENT_CLASSES.map(deliveryFunctionName)],
+            tableNames: TABLES.map((t) => physicalTableName(config.appName, t)),
+            replicaRegions: config.regions.filter((r) => r !== region),
+          }),
+          read: readAlarmFigure,
+          // Logged once per change into or out of ALARM, as a notification would be sent; not the first OK of every alarm.
+          onChange: (status, previous) => {
+            if (status.state === 'ALARM' || previous === 'ALARM') console.log(`[relaymesh] ${status.state} ${status.name} (${status.region}): ${status.reason}`);
+          },
+        }),
+      );
 
       regions[region] = {
         region,
@@ -227,6 +283,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       healthCheckIntervalMs: options.healthCheckIntervalMs,
     });
     stack.push(() => edge.stop());
+
+    const evaluateAlarms = async () => {
+      await Promise.all(alarmEvaluators.map((e) => e.evaluate()));
+    };
+    const alarmTimer = setInterval(() => void evaluateAlarms().catch((error: unknown) => console.error(`[relaymesh] alarm evaluation failed: ${String(error)}`)), options.alarmEvaluationIntervalMs ?? 5000);
+    alarmTimer.unref();
+    stack.push(async () => clearInterval(alarmTimer));
 
     const devToken = await mintToken(jwtSecret, { sub: 'dev', subscribe: ['*'], publish: ['*'] });
     const description: LocalCloudDescription = {
@@ -250,6 +313,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       replicator,
       faults,
       metrics: () => structuredClone(counters),
+      alarms: () => alarmEvaluators.flatMap((e) => e.statuses()),
+      evaluateAlarms,
       drain: async (region, isDrained) => {
         drained.set(knownRegion(region), isDrained);
         await edge.checkHealth();

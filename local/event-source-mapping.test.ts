@@ -174,7 +174,7 @@ describe('startEventSourceMapping', () => {
 
     await mapping.stop();
     expect(await messagesOnQueue(queue.queueUrl)).toBe(0);
-    expect(mapping.stats()).toEqual({ invocations: seen.batches.length, received: 3, deleted: 3, failed: 0 });
+    expect(mapping.stats()).toEqual({ invocations: seen.batches.length, received: 3, deleted: 3, failed: 0, errors: 0, oldestInFlightAgeSeconds: 0 });
   });
 
   it('gathers messages for the batching window until the batch is full', async () => {

@@ -72,6 +72,14 @@ export interface EventSourceMappingStats {
   deleted: number;
   /** Messages left on the queue: named in batchItemFailures, or in a failed invocation. */
   failed: number;
+  /** Invocations that threw, timed out or answered nonsense: what Lambda counts as Errors. */
+  errors: number;
+  /**
+   * Age, seconds since it was sent, of the oldest message received and not yet deleted or given
+   * back (0 with none): the local stand-in for ApproximateAgeOfOldestMessage, which fauxqs lacks
+   * and which peeking the live queue would distort (a peek is a receive and counts toward maxReceiveCount).
+   */
+  oldestInFlightAgeSeconds: number;
 }
 
 export interface EventSourceMapping {
@@ -164,7 +172,9 @@ export function startEventSourceMapping(input: EventSourceMappingOptions): Event
   }
   const options = parsed.data;
   const { sqs, queueUrl, batchSize, onInvokeError } = options;
-  const counters: EventSourceMappingStats = { invocations: 0, received: 0, deleted: 0, failed: 0 };
+  const counters = { invocations: 0, received: 0, deleted: 0, failed: 0, errors: 0 };
+  /** SentTimestamp of every message an invocation holds, by message id. */
+  const heldSentAt = new Map<string, number>();
   const polling = new AbortController();
   const inFlight = new Set<Promise<void>>();
 
@@ -228,14 +238,18 @@ export function startEventSourceMapping(input: EventSourceMappingOptions): Event
       const response = await lambdaInvocations.run(invocation, () => options.handler({ Records: records }));
       if (invocation.killedBy) throw invocation.killedBy;
       const verdict = failedMessageIds(response, records);
-      if ('invalid' in verdict) onInvokeError(new Error(`Whole batch failed: ${verdict.invalid}`));
-      else toDelete = records.filter((r) => !verdict.ids.has(r.messageId));
+      if ('invalid' in verdict) {
+        counters.errors += 1;
+        onInvokeError(new Error(`Whole batch failed: ${verdict.invalid}`));
+      } else toDelete = records.filter((r) => !verdict.ids.has(r.messageId));
     } catch (error) {
+      counters.errors += 1;
       // A handler failing because it was killed reports the kill, as Lambda reports the timeout.
       onInvokeError(invocation.killedBy ?? error);
     }
     counters.failed += records.length - toDelete.length;
     await deleteMessages(toDelete);
+    for (const record of records) heldSentAt.delete(record.messageId);
   }
 
   async function poll(): Promise<void> {
@@ -248,6 +262,7 @@ export function startEventSourceMapping(input: EventSourceMappingOptions): Event
       try {
         const records = (await gatherBatch()).map((m) => toSqsRecord(m, options.queueArn, options.region));
         if (records.length === 0) continue;
+        for (const record of records) heldSentAt.set(record.messageId, Number(record.attributes.SentTimestamp));
         const invocation: Promise<void> = invoke(records).finally(() => inFlight.delete(invocation));
         inFlight.add(invocation);
       } catch (error) {
@@ -264,6 +279,9 @@ export function startEventSourceMapping(input: EventSourceMappingOptions): Event
       await poller;
       await Promise.all(inFlight);
     },
-    stats: () => ({ ...counters }),
+    stats: () => ({
+      ...counters,
+      oldestInFlightAgeSeconds: heldSentAt.size === 0 ? 0 : Math.max(0, (Date.now() - Math.min(...heldSentAt.values())) / 1000),
+    }),
   };
 }

@@ -309,9 +309,17 @@ export interface GlobalTableReplicator {
   /**
    * `applied`: writes made into a region; `skippedAsOlder`: changes not applied because the
    * region held a newer write; `failed`: changes given up on because the region rejected them
-   * for good (each also logged); `pendingByRegion`: changes queued for or being written to each region.
+   * for good (each also logged); `pendingByRegion`: changes queued for or being written to each region;
+   * `oldestPendingMsByRegion`: how long the oldest change queued for each region has waited since
+   * it was read (0 with none), the local ReplicationLatency, which a paused region's queue makes grow.
    */
-  stats(): { applied: number; skippedAsOlder: number; failed: number; pendingByRegion: Record<string, number> };
+  stats(): {
+    applied: number;
+    skippedAsOlder: number;
+    failed: number;
+    pendingByRegion: Record<string, number>;
+    oldestPendingMsByRegion: Record<string, number>;
+  };
 }
 
 /** Changes for one region applied concurrently across keys, in order within a key. */
@@ -504,6 +512,13 @@ export function startGlobalTableReplication(options: GlobalTableReplicationOptio
       return {
         ...counters,
         pendingByRegion: Object.fromEntries(regions.map((region) => [region, queues.get(region)!.length + inFlight.get(region)!])),
+        oldestPendingMsByRegion: Object.fromEntries(
+          regions.map((region) => {
+            // Queued in read order, so the first is the oldest; its dueAt is its read time plus the lag.
+            const oldest = queues.get(region)![0];
+            return [region, oldest ? Math.max(0, Date.now() - (oldest.dueAt - lagMs)) : 0];
+          }),
+        ),
       };
     },
   };
