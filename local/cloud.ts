@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ALARMED_FUNCTIONS, deliveryFunctionName, regionAlarmDefinitions, type AlarmWatch } from '../lib/alarm-definitions';
 import { EVENT_CLASSES, type EventClass, type RelaymeshConfig } from '../lib/config';
@@ -12,7 +12,7 @@ import {
   createMessageRouterHandler,
 } from '../lambdas/core/handlers';
 import { runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
-import { TABLES, physicalTableName } from '../lambdas/core/tables';
+import { TABLES, connectionsTable, physicalTableName, subscriptionsTable, type TableLayout } from '../lambdas/core/tables';
 import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
 import { LOCAL_CREDENTIALS } from './http';
@@ -23,6 +23,7 @@ import { startEventSourceMapping, type EventSourceMapping } from './event-source
 import { FaultInjector, type FaultSettings, type ResolvedFaultSettings } from './faults';
 import { startGlobalTableReplication, type GlobalTableReplicator } from './global-tables';
 import { provisionMessaging, startMessaging, type RegionMessaging } from './messaging';
+import type { CloudStatus, RegionStatus } from './status';
 import { startWebSocketApi, type WebSocketApi } from './websocket-api';
 
 export { LOCAL_CREDENTIALS };
@@ -81,6 +82,8 @@ export interface LocalCloud {
   alarms(): AlarmStatus[];
   /** Evaluates every alarm now instead of waiting for the next interval. */
   evaluateAlarms(): Promise<void>;
+  /** Every region's figures, as `GET /status` on the edge answers them for `relaymesh status`. */
+  status(): Promise<CloudStatus>;
   /** Marks a region drained: its /health fails on purpose, so the edge routes around it. */
   drain(region: string, drained: boolean): Promise<void>;
   /** A regional outage: sockets refused and closed, health failing, replication cut off. */
@@ -148,6 +151,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const regions: Record<string, LocalRegion> = {};
     const edgeHandlers: Array<{ region: string; handler: ReturnType<typeof createEdgeHandler> }> = [];
     const alarmEvaluators: AlarmEvaluator[] = [];
+    const regionParts = new Map<string, { sqs: SQSClient; mappings: Record<EventClass, EventSourceMapping>; alarms: AlarmEvaluator }>();
 
     for (const [index, region] of config.regions.entries()) {
       // The routes call handlers built after the API is listening: their env needs its endpoint.
@@ -244,8 +248,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             return { unavailable: 'the local WebSocket API calls its handlers in-process' };
         }
       };
-      alarmEvaluators.push(
-        createAlarmEvaluator({
+      const alarms = createAlarmEvaluator({
           region,
           definitions: regionAlarmDefinitions({
             eventClasses: EVENT_CLASSES,
@@ -260,8 +263,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           onChange: (status, previous) => {
             if (status.state === 'ALARM' || previous === 'ALARM') console.log(`[relaymesh] ${status.state} ${status.name} (${status.region}): ${status.reason}`);
           },
-        }),
-      );
+        });
+      alarmEvaluators.push(alarms);
+      regionParts.set(region, { sqs, mappings, alarms });
 
       regions[region] = {
         region,
@@ -276,7 +280,60 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       };
     }
 
+    // Deliveries/s is the increase of the workers' `posted` counters since the previous status.
+    const lastPosted = new Map<string, { at: number; total: number }>();
+    const regionStatus = async (region: string): Promise<RegionStatus> => {
+      const { sqs, mappings, alarms } = regionParts.get(region)!;
+      const dynamo = dynamoClient(dynamodb, region);
+      const countItems = async (table: TableLayout) => {
+        let items = 0;
+        for await (const page of paginateScan({ client: dynamo }, { TableName: physicalTableName(config.appName, table), Select: 'COUNT' })) items += page.Count ?? 0;
+        return items;
+      };
+      const depth = async (queueUrl: string) => {
+        const { Attributes = {} } = await sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+        );
+        return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+      };
+      try {
+        const [connections, subscriptions, queues] = await Promise.all([
+          countItems(connectionsTable),
+          countItems(subscriptionsTable),
+          Promise.all(
+            EVENT_CLASSES.map(async (eventClass) => {
+              const urls = regions[region]!.queues[eventClass];
+              const [queue, dlq] = await Promise.all([depth(urls.queueUrl), depth(urls.dlqUrl)]);
+              return { eventClass, ...queue, oldestAgeSeconds: mappings[eventClass].stats().oldestInFlightAgeSeconds, deadLetters: dlq.visible + dlq.inFlight };
+            }),
+          ),
+        ]);
+        const now = Date.now();
+        const posted = Object.entries(counters)
+          .filter(([key]) => key.startsWith(`${region}/`))
+          .reduce((sum, [, values]) => sum + (values.posted ?? 0), 0);
+        const previous = lastPosted.get(region);
+        lastPosted.set(region, { at: now, total: posted });
+        return {
+          region,
+          health: { healthy: edge.healthyRegions().includes(region), detail: edge.lastHealth()[region] ?? 'not checked yet' },
+          drained: drained.get(region) === true,
+          failed: failed.has(region),
+          connections,
+          subscriptions,
+          queues,
+          alarms: alarms.statuses().map(({ name, state, reason, since }) => ({ name, state, reason, since })),
+          replicationLagMs: replicator.stats().oldestPendingMsByRegion[region] ?? 0,
+          deliveriesPerSecond: previous && now > previous.at ? ((posted - previous.total) * 1000) / (now - previous.at) : 0,
+        };
+      } finally {
+        dynamo.destroy();
+      }
+    };
+    const status = async (): Promise<CloudStatus> => ({ at: new Date().toISOString(), regions: await Promise.all(config.regions.map(regionStatus)) });
+
     const edge = await startEdgeServer({
+      status,
       regions: edgeHandlers,
       host,
       port: options.ports?.edge,
@@ -315,6 +372,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       metrics: () => structuredClone(counters),
       alarms: () => alarmEvaluators.flatMap((e) => e.statuses()),
       evaluateAlarms,
+      status,
       drain: async (region, isDrained) => {
         drained.set(knownRegion(region), isDrained);
         await edge.checkHealth();

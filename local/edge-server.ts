@@ -15,6 +15,8 @@ export interface EdgeServerOptions {
   healthCheckIntervalMs?: number;
   /** A probe unanswered this long fails, as the ALB's health-check timeout does (a frozen DynamoDB must drain the region). */
   healthCheckTimeoutMs?: number;
+  /** Answers `GET /status` on the edge itself (not forwarded to a region): the local cloud's figures for `relaymesh status`. */
+  status?: () => Promise<unknown>;
 }
 
 export interface EdgeServer {
@@ -22,6 +24,8 @@ export interface EdgeServer {
   port: number;
   /** The regions whose last health check passed. */
   healthyRegions(): string[];
+  /** Each region's last /health answer: its status code, or why it had none. */
+  lastHealth(): Record<string, string>;
   /** Probes every region now instead of waiting for the next interval. */
   checkHealth(): Promise<void>;
   stop(): Promise<void>;
@@ -37,6 +41,7 @@ const MAX_BODY_BYTES = 256 * 1024;
  */
 export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeServer> {
   const healthy = new Set<string>();
+  const lastHealth: Record<string, string> = {};
   const byRegion = new Map(options.regions.map((r) => [r.region, r.handler]));
 
   const checkHealth = async () => {
@@ -46,6 +51,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
         const result = await Promise.race([handler(albEvent('GET', '/health', {}, {}, '')).catch(() => undefined), timeout]);
         if (result?.statusCode === 200) healthy.add(region);
         else healthy.delete(region);
+        lastHealth[region] = result ? `HTTP ${result.statusCode}` : 'no answer within the timeout';
       }),
     );
   };
@@ -64,6 +70,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     const body = (await readBody(req, MAX_BODY_BYTES))?.toString('utf8');
     if (body === undefined) return send(res, 413, { message: `Request body exceeds ${MAX_BODY_BYTES} bytes` });
     const url = new URL(req.url ?? '/', 'http://edge');
+    if (options.status && req.method === 'GET' && url.pathname === '/status') return send(res, 200, await options.status());
     const near = headerValue(req.headers['x-relaymesh-near']);
     const region = pickRegion(near);
     if (!region) return send(res, 503, { message: 'No healthy region' });
@@ -86,6 +93,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     port,
     healthyRegions: () => options.regions.map((r) => r.region).filter((r) => healthy.has(r)),
+    lastHealth: () => ({ ...lastHealth }),
     checkHealth,
     stop: async () => {
       clearInterval(timer);

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { Io } from './cli-support';
 import { addDlqCommand } from './dlq/command';
 import { addPlanCommand } from './plan/command';
+import { addStatusCommand } from './status/command';
 
 /**
  * The `relaymesh` operations CLI. Commands talk to the local cloud of `npm start` by default
@@ -11,11 +12,12 @@ import { addPlanCommand } from './plan/command';
 export function createProgram(io: Io): Command {
   const program = new Command()
     .name('relaymesh')
-    .description('Operate Relaymesh: a capacity and cost plan, and the dead-letter queues, on the local cloud or (--aws) a deployed stack.')
+    .description('Operate Relaymesh: a capacity and cost plan, the dead-letter queues and the status of every region, on the local cloud or (--aws) a deployed stack.')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .showHelpAfterError('(relaymesh <command> --help lists the options)');
   addPlanCommand(program, io);
   addDlqCommand(program, io);
+  addStatusCommand(program, io);
   return program;
 }

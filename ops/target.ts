@@ -34,6 +34,8 @@ export const LocalCloudFileSchema = z.object({
   pid: z.number().int().positive().optional(),
   startedAt: z.string().optional(),
   regions: z.record(z.string(), z.object({ sqsEndpoint: z.url(), queues: z.record(z.enum(EVENT_CLASSES), LocalQueuesSchema) })),
+  /** The edge, whose GET /status `relaymesh status` reads; optional, as no other command needs it. */
+  edgeUrl: z.url().optional(),
   credentials: z.object({ accessKeyId: z.string(), secretAccessKey: z.string() }),
 });
 export type LocalCloudFile = z.output<typeof LocalCloudFileSchema>;
