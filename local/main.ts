@@ -190,7 +190,11 @@ function acceptCommands(cloud: LocalCloud): void {
     if (!command) return;
     if (command === 'status') {
       console.log(`healthy regions: ${cloud.edge.healthyRegions().join(', ') || 'none'}`);
-      return void console.log(`faults injected so far: ${JSON.stringify(cloud.faults.stats())}`);
+      console.log(`faults injected so far: ${JSON.stringify(cloud.faults.stats())}`);
+      const firing = cloud.alarms().filter((a) => a.state === 'ALARM');
+      console.log(`alarms in ALARM: ${firing.map((a) => `${a.name} (${a.region}) since ${a.since}`).join(', ') || 'none'}`);
+      // The terminal keeps to one screen; the CLI has every figure of every region.
+      return void console.log('every figure of every region: npx relaymesh status [--watch]');
     }
     const run = commands[command];
     if (!run || !region) return void console.log(help);
