@@ -19,7 +19,7 @@ export const AlarmStateSchema = z.object({
 export const RegionStatusSchema = z.object({
   region: z.string(),
   /** The region's edge /health answer: whether it passed, and its status code or failure. */
-  health: z.object({ healthy: z.boolean(), detail: z.string() }),
+  health: z.object({ healthy: z.boolean(), detail: z.string() }).or(z.object({ na: z.string() })),
   drained: z.boolean().or(z.object({ na: z.string() })),
   failed: z.boolean().or(z.object({ na: z.string() })),
   connections: FigureSchema,

@@ -26,7 +26,7 @@ export function renderRegion(status: RegionStatus): string {
     [
       [
         status.region,
-        `${status.health.healthy ? 'healthy' : 'unhealthy'} (${status.health.detail})`,
+        'na' in status.health ? 'n/a' : `${status.health.healthy ? 'healthy' : 'unhealthy'} (${status.health.detail})`,
         flag(status.drained),
         flag(status.failed),
         figure(status.connections),
@@ -51,14 +51,15 @@ export function renderRegion(status: RegionStatus): string {
 }
 
 function figuresNotAvailable(status: RegionStatus): string[] {
-  const values: Array<Figure | boolean> = [
+  const values: Array<Figure | boolean | RegionStatus['health']> = [
+    status.health,
     status.drained,
     status.connections,
     status.replicationLagMs,
     status.deliveriesPerSecond,
     ...status.queues.map((q) => q.oldestAgeSeconds),
   ];
-  return values.flatMap((v) => (typeof v === 'object' ? [v.na] : []));
+  return values.flatMap((v) => (typeof v === 'object' && 'na' in v ? [v.na] : []));
 }
 
 export function addStatusCommand(program: Command, io: Io): void {

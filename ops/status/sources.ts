@@ -68,7 +68,7 @@ async function awsRegionStatus(target: AwsTarget, region: string): Promise<Regio
   ]);
   return {
     region,
-    health: { healthy: false, detail: `n/a: ${NOT_ON_AWS.health}` },
+    health: { na: NOT_ON_AWS.health },
     drained: { na: NOT_ON_AWS.drain },
     failed: { na: NOT_ON_AWS.drain },
     connections: na(NOT_ON_AWS.count),

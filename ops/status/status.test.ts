@@ -7,6 +7,7 @@ import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { CloudStatusSchema, type CloudStatus } from '../../local/status';
 import { startTestCloud } from '../../test/e2e/support';
 import { createProgram } from '../cli';
+import { renderRegion } from './command';
 
 const REGIONS = ['us-east-1', 'eu-west-1'];
 
@@ -105,5 +106,26 @@ describe('relaymesh status --aws --dry-run', () => {
       expect(printed).toContain(`[dry run] ${region} CloudWatch.DescribeAlarms ${JSON.stringify({ AlarmNamePrefix: `shop-${region}-`, AlarmTypes: ['MetricAlarm'] })}`);
     }
     expect(printed.at(-1)).toBe('Dry run: the calls above were printed, none was made.');
+  });
+});
+
+describe('the status table', () => {
+  it('GIVEN figures AWS cannot give THEN it shows n/a and, once each, where to look instead', () => {
+    const text = renderRegion({
+      region: 'us-east-1',
+      health: { na: 'see the accelerator' },
+      drained: { na: 'flag not read' },
+      failed: { na: 'flag not read' },
+      connections: { na: 'see the dashboard' },
+      subscriptions: { na: 'see the dashboard' },
+      queues: [{ eventClass: 'critical', visible: 2, inFlight: 0, oldestAgeSeconds: { na: 'see dlq list' }, deadLetters: 1 }],
+      alarms: [{ name: 'relaymesh-us-east-1-AlarmscriticalDeadLetters1-X', state: 'ALARM', reason: 'Threshold Crossed', since: '2026-01-01T00:00:00.000Z' }],
+      replicationLagMs: { na: 'see the alarms' },
+      deliveriesPerSecond: 3,
+    });
+    expect(text).toMatch(/^us-east-1\s+n\/a\s+n\/a\s+n\/a\s+n\/a\s+n\/a\s+n\/a\s+3$/m);
+    expect(text).toContain('relaymesh-us-east-1-AlarmscriticalDeadLetters1-X since 2026-01-01T00:00:00.000Z: Threshold Crossed');
+    expect(text.match(/n\/a: see the dashboard/g)).toHaveLength(1);
+    expect(text).toContain('n/a: see the accelerator');
   });
 });
