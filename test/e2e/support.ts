@@ -1,17 +1,21 @@
 import WebSocket from 'ws';
 import { loadConfig, type RelaymeshConfigInput } from '../../lib/config';
 import type { Claims } from '../../lambdas/core/auth';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/cloud';
 import { mintToken } from '../../local/dev-token';
 
 export const TEST_SECRET = 'relaymesh-end-to-end-test-secret-0123456789';
 
-/** A whole local cloud on free ports, with a short replication lag and fast health checks. */
-export async function startTestCloud(overrides: RelaymeshConfigInput = {}): Promise<LocalCloud> {
+/** A whole local cloud on free ports, with a short replication lag and fast health checks; `faults` are injected from the start. */
+export async function startTestCloud(
+  overrides: RelaymeshConfigInput = {},
+  faults: Pick<LocalCloudOptions, 'faults' | 'faultSeed'> = {},
+): Promise<LocalCloud> {
   return startLocalCloud({
     config: loadConfig({ ...overrides, local: { replicationLagMs: 100, ...overrides.local } }),
     jwtSecret: TEST_SECRET,
     healthCheckIntervalMs: 200,
+    ...faults,
   });
 }
 
