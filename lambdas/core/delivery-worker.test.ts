@@ -134,6 +134,15 @@ describe('deliverBatch', () => {
     expect(result.stats.throttled).toBe(1);
   });
 
+  it('tries a throttled post again before failing anything: a post throttled once still delivers, with no batch item failure', async () => {
+    const { store } = fakeStore({ 'room:1': ['c1'] });
+    let throttledOnce = false;
+    const connections = fakePoster(() => (throttledOnce ? 'ok' : ((throttledOnce = true), 'throttled')));
+    const result = await deliverBatch(deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1 }), batch(record({ id: 'x' })));
+    expect(connections.posts.map((p) => p.id)).toEqual(['x']);
+    expect(result.batchItemFailures).toEqual([]);
+  });
+
   it('stores sequenced messages of other origins in this region\'s history before posting; one it cannot store is failed, not delivered', async () => {
     const { store } = fakeStore({ 'room:1': ['c1'] });
     const { history, stored } = fakeHistory(['unstorable']);
@@ -263,7 +272,7 @@ describe('deliverBatch', () => {
   it('holds nothing back for a replay whose lease has run out (the replay died): it delivers by the subscription\'s since', async () => {
     const store = {
       async *subscribers() {
-        yield [{ connectionId: 'c1', replaying: true, replayUntil: Date.now() - 1, since: { 'us-east-1': 3 } }];
+        yield [{ connectionId: 'c1', replaying: true, replayUntil: Date.now() - 60_000, since: { 'us-east-1': 3 } }];
       },
       async recordHeldBack() {
         throw new Error('must not be asked: the lease is over');

@@ -3,7 +3,7 @@ import { forEachWithConcurrency } from './concurrency';
 import { isReplaying, type ConnectionStore, type Subscriber } from './connection-store';
 import type { MessageHistory, SequencedEnvelope } from './history';
 import { dataDepthProblem } from './json-data';
-import type { ConnectionPoster } from './poster';
+import type { ConnectionPoster, PostOutcome } from './poster';
 import { EnvelopeSchema, envelopeFrame, type Envelope } from './protocol';
 
 /**
@@ -130,7 +130,7 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
       await forEachWithConcurrency(subscribers, deps.concurrency, async (subscriber) => {
         const due = await dueFor(deps, channel, subscriber, events, stats, now);
         for (const { payload, covers } of frames.for(due)) {
-          const outcome = await deps.poster.post(subscriber.connectionId, payload);
+          const outcome = await postWithRetries(deps.poster, subscriber.connectionId, payload);
           if (outcome === 'ok') {
             stats.posted++;
             stats.delivered += covers.length;
@@ -164,6 +164,17 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
       .catch((error: unknown) => console.warn(JSON.stringify({ msg: 'fast retry not scheduled; the visibility timeout applies', error: String(error) })));
   }
   return { batchItemFailures: [...failed].map((record) => ({ itemIdentifier: record.messageId })), stats };
+}
+
+/** Tries of one post before its events fail for the batch: one throttled subscriber must not send every subscriber's copy round again. */
+const POST_TRIES = 3;
+
+async function postWithRetries(poster: ConnectionPoster, connectionId: string, payload: Uint8Array): Promise<PostOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await poster.post(connectionId, payload);
+    if (outcome === 'ok' || outcome === 'gone' || attempt >= POST_TRIES) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1) * (0.5 + Math.random() / 2)));
+  }
 }
 
 /** Poison records keep their visibility timeout: retrying them fast would only reach the DLQ sooner. */
