@@ -17,7 +17,6 @@ export const ERRORS = {
   TOO_MANY_SUBSCRIPTIONS: { code: 4201, retryable: false, message: 'Subscription limit reached for this connection' },
   RATE_LIMITED: { code: 4290, retryable: true, message: 'Too many requests on this connection' },
   REPLAYS_BUSY: { code: 4291, retryable: true, message: 'Too many recoveries running in this region' },
-  GATEWAY_THROTTLED: { code: 4292, retryable: true, message: 'API Gateway throttled the account' },
   CONNECTION_UNKNOWN: { code: 4100, retryable: true, message: 'Connection is not registered; reconnect' },
   INTERNAL: { code: 5000, retryable: true, message: 'Internal error' },
   UNAVAILABLE: { code: 5030, retryable: true, message: 'Service temporarily unavailable' },
