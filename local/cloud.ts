@@ -18,7 +18,7 @@ import { mintToken } from './dev-token';
 import { LOCAL_CREDENTIALS } from './http';
 import { createAlarmEvaluator, type AlarmEvaluator, type AlarmReading, type AlarmStatus } from './alarms';
 import { assertJavaAvailable, createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { startEdgeServer, type EdgeServer } from './edge-server';
+import { startEdgeServer, type EdgeServer, type RegionControl } from './edge-server';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping';
 import { FaultInjector, type FaultSettings, type ResolvedFaultSettings } from './faults';
 import { startGlobalTableReplication, type GlobalTableReplicator } from './global-tables';
@@ -332,8 +332,38 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
     const status = async (): Promise<CloudStatus> => ({ at: new Date().toISOString(), regions: await Promise.all(config.regions.map(regionStatus)) });
 
-    const edge = await startEdgeServer({
+    const knownRegion = (region: string) => {
+      if (!apis.has(region)) throw new Error(`Unknown region ${region}; this cloud runs ${config.regions.join(', ')}`);
+      return region;
+    };
+    // Each action re-probes health at once, so the edge routes by the new state on return.
+    const checkHealth = () => edge.checkHealth();
+    const control: RegionControl = {
+      drain: async (region) => {
+        drained.set(knownRegion(region), true);
+        await checkHealth();
+      },
+      undrain: async (region) => {
+        drained.set(knownRegion(region), false);
+        await checkHealth();
+      },
+      fail: async (region) => {
+        failed.add(knownRegion(region));
+        apis.get(region)!.setAvailable(false);
+        replicator.pause(region);
+        await checkHealth();
+      },
+      restore: async (region) => {
+        failed.delete(knownRegion(region));
+        apis.get(region)!.setAvailable(true);
+        replicator.resume(region);
+        await checkHealth();
+      },
+    };
+
+    const edge: EdgeServer = await startEdgeServer({
       status,
+      control,
       regions: edgeHandlers,
       host,
       port: options.ports?.edge,
@@ -359,10 +389,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       faults: { ...faults.settings(), seed: faults.seed },
     };
 
-    const knownRegion = (region: string) => {
-      if (!apis.has(region)) throw new Error(`Unknown region ${region}; this cloud runs ${config.regions.join(', ')}`);
-      return region;
-    };
     return {
       description,
       regions,
@@ -373,22 +399,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       alarms: () => alarmEvaluators.flatMap((e) => e.statuses()),
       evaluateAlarms,
       status,
-      drain: async (region, isDrained) => {
-        drained.set(knownRegion(region), isDrained);
-        await edge.checkHealth();
-      },
-      fail: async (region) => {
-        failed.add(knownRegion(region));
-        apis.get(region)!.setAvailable(false);
-        replicator.pause(region);
-        await edge.checkHealth();
-      },
-      restore: async (region) => {
-        failed.delete(knownRegion(region));
-        apis.get(region)!.setAvailable(true);
-        replicator.resume(region);
-        await edge.checkHealth();
-      },
+      drain: (region, isDrained) => (isDrained ? control.drain(region) : control.undrain(region)),
+      fail: control.fail,
+      restore: control.restore,
       stop,
     };
   } catch (error) {

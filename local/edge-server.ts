@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ALBEvent, ALBResult } from 'aws-lambda';
+import { z } from 'zod';
 import { readBody } from './http';
 
 export type EdgeHandler = (event: ALBEvent) => Promise<ALBResult>;
@@ -17,7 +18,20 @@ export interface EdgeServerOptions {
   healthCheckTimeoutMs?: number;
   /** Answers `GET /status` on the edge itself (not forwarded to a region): the local cloud's figures for `relaymesh status`. */
   status?: () => Promise<unknown>;
+  /**
+   * Game-day controls answered on the edge itself at `POST /control/<region>/<action>` (not
+   * forwarded): what the dashboard's buttons and `relaymesh gameday` call. A loopback-only
+   * admin surface of the local cloud; on AWS the SSM drain flag and the accelerator's
+   * traffic dial play this part.
+   */
+  control?: RegionControl;
 }
+
+export const REGION_ACTIONS = ['drain', 'undrain', 'fail', 'restore'] as const;
+export type RegionAction = (typeof REGION_ACTIONS)[number];
+/** Each action rejects with a message for the operator (an unknown region, say). */
+export type RegionControl = Record<RegionAction, (region: string) => Promise<void>>;
+const RegionActionSchema = z.enum(REGION_ACTIONS);
 
 export interface EdgeServer {
   url: string;
@@ -71,6 +85,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     if (body === undefined) return send(res, 413, { message: `Request body exceeds ${MAX_BODY_BYTES} bytes` });
     const url = new URL(req.url ?? '/', 'http://edge');
     if (options.status && req.method === 'GET' && url.pathname === '/status') return send(res, 200, await options.status());
+    if (options.control && url.pathname.startsWith('/control/')) return control(options.control, req.method, url.pathname, res);
     const near = headerValue(req.headers['x-relaymesh-near']);
     const region = pickRegion(near);
     if (!region) return send(res, 503, { message: 'No healthy region' });
@@ -101,6 +116,21 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+async function control(actions: RegionControl, method: string | undefined, path: string, res: ServerResponse): Promise<void> {
+  const [, , region, actionName, ...rest] = path.split('/');
+  const action = RegionActionSchema.safeParse(actionName);
+  if (!region || !action.success || rest.length > 0) {
+    return send(res, 404, { message: `Unknown control ${path}: use POST /control/<region>/<${REGION_ACTIONS.join('|')}>` });
+  }
+  if (method !== 'POST') return send(res, 405, { message: `${path} takes POST` });
+  try {
+    await actions[action.data](decodeURIComponent(region));
+  } catch (error) {
+    return send(res, 400, { message: (error as Error).message });
+  }
+  send(res, 200, { region, action: action.data });
 }
 
 function albEvent(httpMethod: string, path: string, query: Record<string, string>, headers: Record<string, string>, body: string): ALBEvent {

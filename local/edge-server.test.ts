@@ -1,0 +1,46 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ALBResult } from 'aws-lambda';
+import { startEdgeServer, type EdgeServer, type RegionAction } from './edge-server';
+
+const healthy = async (): Promise<ALBResult> => ({ statusCode: 200, body: '{}' });
+
+describe('the edge server game-day controls', () => {
+  let edge: EdgeServer | undefined;
+  afterEach(async () => edge?.stop());
+
+  const start = async (calls: Array<[RegionAction, string]>) => {
+    const record = (action: RegionAction) => async (region: string) => {
+      if (region !== 'us-east-1') throw new Error(`Unknown region ${region}`);
+      calls.push([action, region]);
+    };
+    edge = await startEdgeServer({
+      regions: [{ region: 'us-east-1', handler: healthy }],
+      control: { drain: record('drain'), undrain: record('undrain'), fail: record('fail'), restore: record('restore') },
+    });
+    return edge;
+  };
+
+  it('POST /control/<region>/<action> runs that action on the region and answers 200', async () => {
+    const calls: Array<[RegionAction, string]> = [];
+    const { url } = await start(calls);
+    for (const action of ['drain', 'undrain', 'fail', 'restore'] as const) {
+      const res = await fetch(`${url}/control/us-east-1/${action}`, { method: 'POST' });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ region: 'us-east-1', action });
+    }
+    expect(calls).toEqual([['drain', 'us-east-1'], ['undrain', 'us-east-1'], ['fail', 'us-east-1'], ['restore', 'us-east-1']]);
+  });
+
+  it('answers an unknown action 404, a GET 405 and an unknown region 400 with the reason, running nothing', async () => {
+    const calls: Array<[RegionAction, string]> = [];
+    const { url } = await start(calls);
+    const unknownAction = await fetch(`${url}/control/us-east-1/explode`, { method: 'POST' });
+    expect(unknownAction.status).toBe(404);
+    expect(((await unknownAction.json()) as { message: string }).message).toContain('drain|undrain|fail|restore');
+    expect((await fetch(`${url}/control/us-east-1/drain`)).status).toBe(405);
+    const unknownRegion = await fetch(`${url}/control/mars-1/drain`, { method: 'POST' });
+    expect(unknownRegion.status).toBe(400);
+    expect(await unknownRegion.json()).toEqual({ message: 'Unknown region mars-1' });
+    expect(calls).toEqual([]);
+  });
+});
