@@ -44,3 +44,21 @@ describe('the edge server game-day controls', () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe('the edge server near hint', () => {
+  let edge: EdgeServer | undefined;
+  afterEach(async () => edge?.stop());
+
+  it('routes <edge>/near/<region>/<path> to that region with the prefix removed, and the plain path to the first healthy region', async () => {
+    const seen: Array<[string, string]> = [];
+    const handler = (region: string) => async (event: { path: string }): Promise<ALBResult> => {
+      if (event.path !== '/health') seen.push([region, event.path]);
+      return { statusCode: 200, body: '{}' };
+    };
+    edge = await startEdgeServer({ regions: [{ region: 'us-east-1', handler: handler('us-east-1') }, { region: 'eu-west-1', handler: handler('eu-west-1') }] });
+    const hinted = await fetch(`${edge.url}/near/eu-west-1/v1/connect`);
+    expect(hinted.headers.get('x-relaymesh-region')).toBe('eu-west-1');
+    await fetch(`${edge.url}/v1/connect`);
+    expect(seen).toEqual([['eu-west-1', '/v1/connect'], ['us-east-1', '/v1/connect']]);
+  });
+});

@@ -46,12 +46,15 @@ export interface EdgeServer {
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
+const NEAR_PREFIX = /^\/near\/([^/]+)(\/.*)$/;
 
 /**
  * The local stand-in for Global Accelerator in front of each region's ALB + edge Lambda:
  * one port, health checks on every region's /health, and each request forwarded to the
  * nearest healthy region. "Nearest" has no geography on loopback: it is the config order,
- * or the region a client names in the `x-relaymesh-near` header to play a user elsewhere.
+ * or the region a client names to play a user elsewhere: in the `x-relaymesh-near` header,
+ * or as a path prefix (`<edge>/near/<region>/v1/connect`), so an SDK given the edge URL
+ * `<edge>/near/<region>` needs no header of its own.
  */
 export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeServer> {
   const healthy = new Set<string>();
@@ -86,12 +89,14 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     const url = new URL(req.url ?? '/', 'http://edge');
     if (options.status && req.method === 'GET' && url.pathname === '/status') return send(res, 200, await options.status());
     if (options.control && url.pathname.startsWith('/control/')) return control(options.control, req.method, url.pathname, res);
-    const near = headerValue(req.headers['x-relaymesh-near']);
+    const hinted = NEAR_PREFIX.exec(url.pathname);
+    const path = hinted ? hinted[2]! : url.pathname;
+    const near = hinted ? hinted[1] : headerValue(req.headers['x-relaymesh-near']);
     const region = pickRegion(near);
     if (!region) return send(res, 503, { message: 'No healthy region' });
     const query = Object.fromEntries(url.searchParams);
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, headerValue(v) ?? '']));
-    const result = await byRegion.get(region)!(albEvent(req.method ?? 'GET', url.pathname, query, headers, body));
+    const result = await byRegion.get(region)!(albEvent(req.method ?? 'GET', path, query, headers, body));
     res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), 'x-relaymesh-region': region });
     res.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : result.body ?? '');
   }
