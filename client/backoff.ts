@@ -6,6 +6,12 @@ export interface BackoffOptions {
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 30_000 };
+/**
+ * Reconnects: the first lands anywhere in the first second, so the clients of a failed region
+ * arrive at ~N/s rather than all within 250 ms; those refused (429 past the quota) spread
+ * over 2 s, 4 s, … from there.
+ */
+export const DEFAULT_RECONNECT_BACKOFF: BackoffOptions = { baseMs: 1000, maxMs: 30_000 };
 
 /**
  * Exponential backoff with full jitter: a uniformly random delay in [0, min(maxMs, baseMs·2^attempt)).

@@ -64,7 +64,7 @@ describe('RelaymeshClient against a misbehaving server', () => {
 
   it('treats a socket whose pings go unanswered as dead and reconnects', async () => {
     const { url, connections } = await startServer();
-    client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 } });
+    client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 }, reconnectBackoff: { baseMs: 10, maxMs: 20 } });
     const states: ConnectionState[] = [];
     client.on('state', (state) => states.push(state));
     await client.connect();
@@ -75,7 +75,7 @@ describe('RelaymeshClient against a misbehaving server', () => {
 
   it('keeps a socket whose pings go unanswered while other frames keep arriving', async () => {
     const { url, connections } = await startServer();
-    client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 } });
+    client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 }, reconnectBackoff: { baseMs: 10, maxMs: 20 } });
     const states: ConnectionState[] = [];
     client.on('state', (state) => states.push(state));
     await client.connect();
@@ -89,7 +89,7 @@ describe('RelaymeshClient against a misbehaving server', () => {
 
   it('rejects a request pending when the connection drops with a retryable error', async () => {
     const { url } = await startServer();
-    client = new RelaymeshClient({ url, token: 't', WebSocket, backoff: { baseMs: 10, maxMs: 20 }, publishRetries: 0 });
+    client = new RelaymeshClient({ url, token: 't', WebSocket, backoff: { baseMs: 10, maxMs: 20 }, reconnectBackoff: { baseMs: 10, maxMs: 20 }, publishRetries: 0 });
     await client.connect();
     const publish = client.publish('room:1', 'x', { id: 'once' });
     await expect(publish).rejects.toBeInstanceOf(RelaymeshError);
@@ -162,7 +162,7 @@ describe('RelaymeshClient against a scripted server', () => {
   }
 
   async function connect(url: string, options: Partial<RelaymeshClientOptions> = {}) {
-    client = new RelaymeshClient({ url, token: 't', WebSocket, gapWaitMs: 50, backoff: { baseMs: 10, maxMs: 20 }, ...options });
+    client = new RelaymeshClient({ url, token: 't', WebSocket, gapWaitMs: 50, backoff: { baseMs: 10, maxMs: 20 }, reconnectBackoff: { baseMs: 10, maxMs: 20 }, ...options });
     const events = { recoveries: [] as RecoveryEvent[], gaps: [] as Gap[], errors: [] as Error[], retries: [] as PublishRetryEvent[] };
     client.on('recovery', (event) => events.recoveries.push(event));
     client.on('gap', (gap) => events.gaps.push(gap));
@@ -452,6 +452,44 @@ describe('RelaymeshClient against a scripted server', () => {
     await connect(url);
     await expect(client!.publish('room:1', 'x')).rejects.toMatchObject({ code: 4302 });
     expect(received).toHaveLength(1);
+  });
+
+  it("maps API Gateway's own Too Many Requests frame (no type, no ref) to 4292 and fails the newest waiting request at once; a publish retries it with the same id", async () => {
+    let publishes = 0;
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action === 'subscribe') return; // the older request: left waiting
+      if (frame.action !== 'publish') return;
+      if (++publishes === 1) return send({ message: 'Too Many Requests', connectionId: 'c1', requestId: 'r1' });
+      send(ack(frame, { id: frame.id, origin: US, seq: 1 }));
+    });
+    const events = await connect(url, { requestTimeoutMs: 10_000 });
+    const waiting = client!.subscribe('room:2', () => {}).catch((error: unknown) => error);
+    await until(() => received.some((f) => f.action === 'subscribe'));
+    const started = Date.now();
+    await expect(client!.publish('room:1', 'x', { id: 'msg-1' })).resolves.toMatchObject({ id: 'msg-1', seq: 1 });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(events.retries.map((r) => [r.id, r.error.code, r.error.retryable])).toEqual([['msg-1', 4292, true]]);
+    expect(received.filter((f) => f.action === 'publish').map((f) => f.id)).toEqual(['msg-1', 'msg-1']);
+    expect(events.errors).toEqual([]);
+    void waiting;
+  });
+
+  it("fails the oldest waiting request when API Gateway answers Internal server error (5000) or its integration timeout (5040), and reports one that answers nothing", async () => {
+    const { url } = await serve((frame, { send }) => {
+      if (frame.action !== 'publish') return;
+      if (frame.data === 'second') {
+        send({ message: 'Endpoint request timed out', connectionId: 'c1', requestId: 'r2' });
+        send({ message: 'Internal server error', connectionId: 'c1', requestId: 'r3' });
+        send({ message: 'Internal server error', connectionId: 'c1', requestId: 'r4' });
+      }
+    });
+    const events = await connect(url, { requestTimeoutMs: 10_000, publishRetries: 0 });
+    const first = client!.publish('room:1', 'first').catch((error: RelaymeshError) => error);
+    const second = client!.publish('room:1', 'second').catch((error: RelaymeshError) => error);
+    expect(await first).toMatchObject({ code: 5040, retryable: true, message: expect.stringContaining('Endpoint request timed out') });
+    expect(await second).toMatchObject({ code: 5000, retryable: true });
+    await until(() => events.errors.length === 1);
+    expect(events.errors[0]).toMatchObject({ code: 5000 });
   });
 
   it('reports a frame of a type it does not know via error, and fails the request it answers at once instead of by timeout', async () => {

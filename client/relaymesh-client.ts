@@ -13,8 +13,8 @@ import type {
   PublishFrameSchema,
   RecoveryVector,
 } from '../lambdas/core/protocol';
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff';
-import { parseServerFrame, type UnreadableFrame } from './server-frames';
+import { backoffDelay, DEFAULT_BACKOFF, DEFAULT_RECONNECT_BACKOFF, type BackoffOptions } from './backoff';
+import { parseServerFrame, type GatewayAnswer, type UnreadableFrame } from './server-frames';
 import { ChannelStream, DEFAULT_MAX_BUFFERED, DEFAULT_RECENT_ID_WINDOW, type Gap } from './stream-order';
 
 /** The part of the WebSocket API the client uses, common to browsers and the `ws` package. */
@@ -62,6 +62,13 @@ export class RelaymeshError extends Error {
 
 const isFunction = (value: unknown) => typeof value === 'function';
 
+function backoffSchema(defaults: BackoffOptions) {
+  return z
+    .strictObject({ baseMs: z.number().int().positive().default(defaults.baseMs), maxMs: z.number().int().positive().default(defaults.maxMs) })
+    .refine((b) => b.maxMs >= b.baseMs, 'maxMs must not be below baseMs')
+    .default(defaults);
+}
+
 const OptionsSchema = z
   .strictObject({
     /** A regional WebSocket URL, e.g. wss://ws.us-east-1.example.com/live. */
@@ -78,11 +85,14 @@ const OptionsSchema = z
     requestTimeoutMs: z.number().int().positive().default(10_000),
     /** A subscribe with `since` replays history first: API Gateway answers it within 29 s or never. */
     recoveryTimeoutMs: z.number().int().positive().default(30_000),
-    /** Between reconnects, resubscribes, gap fetches and publish retries. */
-    backoff: z
-      .strictObject({ baseMs: z.number().int().positive().default(DEFAULT_BACKOFF.baseMs), maxMs: z.number().int().positive().default(DEFAULT_BACKOFF.maxMs) })
-      .refine((b) => b.maxMs >= b.baseMs, 'maxMs must not be below baseMs')
-      .default(DEFAULT_BACKOFF),
+    /** Between resubscribes, gap fetches and publish retries. */
+    backoff: backoffSchema(DEFAULT_BACKOFF),
+    /**
+     * Between reconnects after a drop, the first one included: a region that fails drops all
+     * its clients at once, and the wider first window spreads their reconnects so the next
+     * region's new-connection quota (500/s) and handlers are not hit in one instant.
+     */
+    reconnectBackoff: backoffSchema(DEFAULT_RECONNECT_BACKOFF),
     /** How long a gap in a channel's seqs may stay open before it is fetched from history. */
     gapWaitMs: z.number().int().min(0).default(2_000),
     /** Retries of a publish that failed retryably (5030, timeout, disconnected), always with the same id. */
@@ -464,7 +474,7 @@ export class RelaymeshClient {
   }
 
   private scheduleReconnect(): void {
-    this.reconnectTimer = setTimeout(() => void this.reconnect(), backoffDelay(this.attempt++, this.options.backoff));
+    this.reconnectTimer = setTimeout(() => void this.reconnect(), backoffDelay(this.attempt++, this.options.reconnectBackoff));
   }
 
   private async reconnect(): Promise<void> {
@@ -624,6 +634,7 @@ export class RelaymeshClient {
   private receive(raw: string): void {
     const parsed = parseServerFrame(raw);
     if ('unreadable' in parsed) return this.unreadable(parsed.unreadable);
+    if ('gateway' in parsed) return this.gatewayAnswer(parsed.gateway);
     const { frame } = parsed;
     switch (frame.type) {
       case 'message':
@@ -652,6 +663,19 @@ export class RelaymeshClient {
   private settleError(frame: ErrorFrame): void {
     const error = new RelaymeshError(frame.code, frame.message, frame.retryable, { id: frame.id, retryAfterMs: frame.retryAfterMs });
     if (!this.settle(frame.ref, (request) => request.reject(error))) this.emit('error', error);
+  }
+
+  /**
+   * API Gateway's own answer names no request: it fails the one it most likely answers, at
+   * once instead of by timeout. A wrong guess costs one idempotent retry (a publish keeps its
+   * id, a subscribe with since replays from the same vector); the real answer to the
+   * guessed request, if one still comes, finds nothing waiting.
+   */
+  private gatewayAnswer({ code, message, retryable, answers }: GatewayAnswer): void {
+    const refs = [...this.pending.keys()];
+    const ref = answers === 'newest' ? refs.at(-1) : refs[0];
+    const error = new RelaymeshError(code, message, retryable);
+    if (!this.settle(ref, (request) => request.reject(error))) this.emit('error', error);
   }
 
   /** Reported, and the request it answers (when its ref can be read) fails now rather than by timeout. */

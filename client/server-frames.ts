@@ -83,6 +83,34 @@ const _conforms: [
 ] = [true, true, true, true, true, true];
 void _conforms;
 
+/**
+ * API Gateway answers a frame itself, before or instead of our handler, with
+ * `{message, connectionId, requestId}`: no type, no ref. The client gives each known one a
+ * code of the catalogue's shape and fails the request it most likely answers: a throttle
+ * answers at the front door, so the newest request still waiting; a handler failure or the
+ * 29 s integration timeout comes after the handler ran, so the oldest.
+ */
+const GATEWAY_ANSWERS = {
+  'Too Many Requests': { code: 4292, retryable: true, answers: 'newest' },
+  'Internal server error': { code: 5000, retryable: true, answers: 'oldest' },
+  'Endpoint request timed out': { code: 5040, retryable: true, answers: 'oldest' },
+  Forbidden: { code: 4001, retryable: false, answers: 'newest' },
+} as const;
+
+export interface GatewayAnswer {
+  code: number;
+  message: string;
+  retryable: boolean;
+  /** Which waiting request it fails: the gateway does not say. */
+  answers: 'newest' | 'oldest';
+}
+
+const GatewayFrameSchema = z.looseObject({
+  message: z.enum(Object.keys(GATEWAY_ANSWERS) as [keyof typeof GATEWAY_ANSWERS]),
+  connectionId: z.string(),
+  requestId: z.string(),
+});
+
 /** A frame the client cannot use: why, and the request it answers when that can be read. */
 export interface UnreadableFrame {
   problem: string;
@@ -90,7 +118,7 @@ export interface UnreadableFrame {
 }
 
 /** Parses one text frame from the server; never throws. */
-export function parseServerFrame(raw: string): { frame: ServerFrame } | { unreadable: UnreadableFrame } {
+export function parseServerFrame(raw: string): { frame: ServerFrame } | { gateway: GatewayAnswer } | { unreadable: UnreadableFrame } {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -99,6 +127,11 @@ export function parseServerFrame(raw: string): { frame: ServerFrame } | { unread
   }
   const parsed = ServerFrameSchema.safeParse(json);
   if (parsed.success) return { frame: parsed.data as ServerFrame };
+  const gateway = GatewayFrameSchema.safeParse(json);
+  if (gateway.success) {
+    const { message, requestId } = gateway.data;
+    return { gateway: { ...GATEWAY_ANSWERS[message], message: `API Gateway: ${message} (request ${requestId})` } };
+  }
   const ref = RefSchema.safeParse((json as { ref?: unknown } | null)?.ref);
   const type = (json as { type?: unknown } | null)?.type;
   const problem =

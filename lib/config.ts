@@ -64,6 +64,7 @@ const limitsDefaults = {
   maxConnectionSeconds: 7200,
   accountRatePerSecond: 10_000,
   accountBurst: 5_000,
+  newConnectionsPerSecond: 500,
   maxSubscriptionsPerConnection: 100,
   deliveryConcurrency: 32,
   requestsPerSecond: 20,
@@ -217,6 +218,12 @@ export const RelaymeshConfigSchema = z
         /** API Gateway account throttle (steady rate and burst). */
         accountRatePerSecond: z.number().int().min(1).default(limitsDefaults.accountRatePerSecond),
         accountBurst: z.number().int().min(1).default(limitsDefaults.accountBurst),
+        /**
+         * API Gateway's quota of new WebSocket connections per second per account and Region
+         * (500 unless raised): upgrades past it are refused 429. Not a stack setting; set it to
+         * the account's quota so the local cloud and `relaymesh plan` refuse where AWS would.
+         */
+        newConnectionsPerSecond: z.number().int().min(1).default(limitsDefaults.newConnectionsPerSecond),
         maxSubscriptionsPerConnection: z.number().int().min(1).max(1000).default(limitsDefaults.maxSubscriptionsPerConnection),
         /** PostToConnection calls in flight per delivery worker invocation. */
         deliveryConcurrency: z.number().int().min(1).max(500).default(limitsDefaults.deliveryConcurrency),

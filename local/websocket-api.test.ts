@@ -528,6 +528,21 @@ describe('account throttle', () => {
     expect(results.filter((r) => 'status' in r && r.status === 429).length).toBeGreaterThanOrEqual(1);
   });
 
+  it('refuses upgrades past the new-connections-per-second quota with 429 while requests still have room, and accepts again a second later', async () => {
+    const { api } = await startApi({ limits: { ...LIMITS, newConnectionsPerSecond: 3 }, routes: {} });
+    const results = await Promise.all(Array.from({ length: 8 }, () => attempt(api.websocketUrl)));
+    expect(results.filter((r) => 'client' in r)).toHaveLength(3);
+    expect(results.filter((r) => 'status' in r && r.status === 429)).toHaveLength(5);
+    // The bucket refills at 3/s: a later upgrade gets in (polled, not timed).
+    const deadline = Date.now() + 3000;
+    let later = await attempt(api.websocketUrl);
+    while ('status' in later && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      later = await attempt(api.websocketUrl);
+    }
+    expect('client' in later).toBe(true);
+  });
+
   it('answers messages beyond the burst with the Too Many Requests frame and does not route them', async () => {
     const fallback = recorder();
     const { api } = await startApi({ limits: tinyBucket, routes: { $default: fallback } });

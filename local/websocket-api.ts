@@ -94,6 +94,7 @@ export const WebSocketApiOptionsSchema = z.object({
     maxConnectionSeconds: true,
     accountRatePerSecond: true,
     accountBurst: true,
+    newConnectionsPerSecond: true,
   }).strip(),
   authorizer: z
     .object({
@@ -347,6 +348,8 @@ class LocalWebSocketApi implements WebSocketApi {
   private readonly routes: ReadonlyMap<string, Route>;
   private readonly selectRouteKey: (body: string) => string | undefined;
   private readonly throttle: TokenBucket;
+  /** The account's new-connections-per-second quota, apart from the request throttle. */
+  private readonly connectQuota: TokenBucket;
   private readonly onError: (error: unknown, where: string) => void;
   private readonly connections = new Map<string, Connection>();
   /** Upgrade sockets still in the authorizer or $connect. */
@@ -362,6 +365,8 @@ class LocalWebSocketApi implements WebSocketApi {
     this.routes = new Map(Object.entries(options.routes));
     this.selectRouteKey = routeKeySelector(options.routeSelectionExpression);
     this.throttle = new TokenBucket({ ratePerSecond: options.limits.accountRatePerSecond, burst: options.limits.accountBurst });
+    const { newConnectionsPerSecond } = options.limits;
+    this.connectQuota = new TokenBucket({ ratePerSecond: newConnectionsPerSecond, burst: newConnectionsPerSecond });
     this.onError =
       options.onError ?? ((error, where) => console.error(`[websocket-api ${this.apiId}] ${where} failed:`, error));
     // The frame guard enforces the message cap first; maxPayload is ws's own memory backstop.
@@ -475,7 +480,7 @@ class LocalWebSocketApi implements WebSocketApi {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!this.isStagePath(url.pathname)) return refuseUpgrade(socket, 404);
     if (!this.available) return refuseUpgrade(socket, 503);
-    if (!this.throttle.tryTake()) return refuseUpgrade(socket, 429);
+    if (!this.connectQuota.tryTake() || !this.throttle.tryTake()) return refuseUpgrade(socket, 429);
 
     this.pendingUpgrades.add(socket);
     try {

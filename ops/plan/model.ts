@@ -57,8 +57,6 @@ export const ASSUMPTIONS = {
 
 /** Default AWS quotas, per Region. */
 const QUOTAS = {
-  /** API Gateway WebSocket: new connections per second per account (docs: apigateway-execution-service-websocket-limits-table). */
-  newConnectionsPerSecond: 500,
   /** Lambda concurrent executions (docs: lambda/latest/dg/gettingstarted-limits). */
   lambdaConcurrency: 1000,
   /** SQS standard queue, messages in flight (docs: SQSDeveloperGuide/quotas-queues). */
@@ -464,9 +462,10 @@ function quotaChecks(input: PlanInput, config: RelaymeshConfig, regionCount: num
     {
       key: 'apiGatewayNewConnections',
       name: 'API Gateway new connections/s',
-      limit: QUOTAS.newConnectionsPerSecond,
+      // The account's quota as the config states it (500 by default, AWS's).
+      limit: config.limits.newConnectionsPerSecond,
       demand: (u) => u.connectsPerSecond,
-      suggest: (raiseTo) => `request more new WebSocket connections/s per Region${raiseTo} (Service Quotas), or add regions`,
+      suggest: (raiseTo) => `request more new WebSocket connections/s per Region (Service Quotas) and raise limits.newConnectionsPerSecond${raiseTo}, or add regions`,
     },
     {
       key: 'lambdaConcurrency',

@@ -3,7 +3,8 @@ import WebSocket from 'ws';
 import { loadConfig } from '../../lib/config';
 import { ERRORS } from '../../lambdas/core/errors';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
-import { eventually, sleep, TEST_SECRET, TestClient, tokenFor } from './support';
+import { RelaymeshClient } from '../../client';
+import { eventually, sleep, startTestCloud, TEST_SECRET, TestClient, tokenFor } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
@@ -219,3 +220,39 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
   });
 });
 
+
+describe('hardening: a failover crowd on the local cloud', () => {
+  // Low enough that the crowd must queue on it on any machine: 150 clients need 7.5 s of quota.
+  const QUOTA = 20;
+  let cloud: LocalCloud;
+  const clients: RelaymeshClient[] = [];
+
+  beforeAll(async () => {
+    cloud = await startTestCloud({ limits: { newConnectionsPerSecond: QUOTA } });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await cloud?.stop();
+  });
+
+  it(`150 SDK clients dropped by a region's failure reconnect to the other region past its ${QUOTA}/s new-connection quota: every one connects, none times out in its handshake`, async () => {
+    const errors: string[] = [];
+    const near = `${cloud.description.edgeUrl}/near/${US}`;
+    for (let i = 0; i < 150; i++) {
+      const client = new RelaymeshClient({ edgeUrl: near, token: () => tokenFor(), WebSocket });
+      client.on('error', (error) => errors.push(error.message));
+      clients.push(client);
+    }
+    // First connects do not retry on their own: this crowd arrives within the quota.
+    for (const client of clients) {
+      await eventually(() => client.connect().then(() => true, () => false), 15_000, 20);
+    }
+    expect(clients.every((c) => c.url?.startsWith(cloud.regions[US]!.websocketUrl))).toBe(true);
+
+    await cloud.fail(US);
+    await eventually(async () => clients.every((c) => c.state === 'open' && c.url?.startsWith(cloud.regions[EU]!.websocketUrl)), 60_000, 100);
+    expect(errors.filter((e) => e.includes('no handshake within'))).toEqual([]);
+    // The quota did bite: some upgrades were refused and tried again later.
+    expect(errors.some((e) => e.includes('429'))).toBe(true);
+  });
+});
