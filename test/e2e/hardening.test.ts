@@ -181,7 +181,7 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
     expect(await client.request({ action: 'presence', channel: 'room:p', cursor: forged })).toMatchObject({ type: 'error', code: 4002 });
   });
 
-  it('a subscriber that stops reading while 10 MB is published to its channel is dropped; a subscriber of another channel keeps its latency and memory stays bounded', async () => {
+  it('a subscriber that stops reading while 10 MB is published to its channel never delays a subscriber of another channel by 2 s, and memory stays bounded', async () => {
     const [slow, healthy, publisher, pacer] = await Promise.all([connect(US), connect(US), connect(EU), connect(EU)]);
     await slow.request({ action: 'subscribe', channel: 'flood' });
     await healthy.request({ action: 'subscribe', channel: 'calm' });
@@ -203,10 +203,12 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
     const chunk = 'x'.repeat(31 * 1024);
     let flooding = true;
     const flood = (async () => {
-      for (let i = 0; i < 330 && flooding; i++) await publisher.request({ action: 'publish', channel: 'flood', data: `${i}:${chunk}` });
+      for (let i = 0; i < 330; i++) await publisher.request({ action: 'publish', channel: 'flood', data: `${i}:${chunk}` });
+      flooding = false;
     })();
-    const during = await latency(15);
-    flooding = false;
+    // The calm channel is measured for as long as the whole 10 MB takes to publish.
+    const during: number[] = [];
+    while (flooding || during.length < 15) during.push(...(await latency(1)));
     await flood;
     const rssGrowthMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     console.log(
@@ -216,7 +218,7 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
     expect(Math.max(...during)).toBeLessThan(baseline + 2000);
     // Whether the gateway had to cut it off depends on how much the kernel's loopback buffers
     // absorbed; the cap itself is proven in local/websocket-api.test.ts.
-    expect(rssGrowthMb).toBeLessThan(300);
+    expect(rssGrowthMb).toBeLessThan(150);
   });
 });
 
