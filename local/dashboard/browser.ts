@@ -2,7 +2,8 @@
 /// <reference lib="dom.iterable" />
 // The dashboard page's script, bundled for the browser by ./files.ts: it reads the same
 // schemas as `relaymesh status` (answers are validated before they are drawn) and formats
-// figures the same way.
+// figures the same way. The DOM types above are the browser's; tsc applies them to the whole
+// project, which it checks in one pass.
 import { z } from 'zod';
 import { count, duration } from '../../ops/format';
 import type { RegionAction } from '../edge-server';

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { z } from 'zod';
 import { launchChromium } from '../../test/e2e/browser';
 import { startTestCloud, TestClient, tokenFor } from '../../test/e2e/support';
 import { LOCAL_CREDENTIALS } from '../cloud';
@@ -14,7 +15,13 @@ import { LOCAL_CREDENTIALS } from '../cloud';
 const program = new Command()
   .name('dashboard-screenshot')
   .argument('[file]', 'where to write the PNG', 'docs/dashboard.png')
-  .option('--seconds <n>', 'seconds of traffic before the shot', (v) => Number(v), 40);
+  .option('--seconds <n>', 'seconds of traffic before the shot (5-110: the charts show two minutes)', seconds, 40);
+
+function seconds(value: string): number {
+  const parsed = z.coerce.number({ error: 'must be a number of seconds' }).int('must be a whole number').min(5, 'must be at least 5').max(110, 'must be at most 110').safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]!.message);
+  return parsed.data;
+}
 
 async function main(): Promise<void> {
   program.parse();
