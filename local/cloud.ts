@@ -18,12 +18,14 @@ import { mintToken } from './dev-token';
 import { LOCAL_CREDENTIALS } from './http';
 import { createAlarmEvaluator, type AlarmEvaluator, type AlarmReading, type AlarmStatus } from './alarms';
 import { assertJavaAvailable, createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { loadDashboardFiles } from './dashboard/files';
 import { startEdgeServer, type EdgeServer, type RegionControl } from './edge-server';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping';
 import { FaultInjector, type FaultSettings, type ResolvedFaultSettings } from './faults';
 import { startGlobalTableReplication, type GlobalTableReplicator } from './global-tables';
 import { provisionMessaging, startMessaging, type RegionMessaging } from './messaging';
-import type { CloudStatus, RegionStatus } from './status';
+import type { CloudStatus, RegionStatus, StatusHistory } from './status';
+import { startStatusSampler, type RegionSample } from './status-history';
 import { startWebSocketApi, type WebSocketApi } from './websocket-api';
 
 export { LOCAL_CREDENTIALS };
@@ -43,7 +45,14 @@ export interface LocalCloudOptions {
   faultSeed?: number;
   /** How often every region's alarms are evaluated (default 5000); each evaluation stands for one period. */
   alarmEvaluationIntervalMs?: number;
+  /** How often the cloud samples its counters for deliveries/s and the dashboard's charts (default 1000). */
+  statusSampleIntervalMs?: number;
 }
+
+/** How long the samples are kept: what a freshly opened dashboard shows. */
+const STATUS_HISTORY_MS = 120_000;
+/** Deliveries/s in `status` is the rate over this window: a few samples, so one burst does not swing it. */
+const DELIVERY_RATE_WINDOW_MS = 5000;
 
 export interface LocalRegion {
   region: string;
@@ -84,6 +93,8 @@ export interface LocalCloud {
   evaluateAlarms(): Promise<void>;
   /** Every region's figures, as `GET /status` on the edge answers them for `relaymesh status`. */
   status(): Promise<CloudStatus>;
+  /** The samples of the last two minutes, as `GET /status/history` on the edge answers them for the dashboard. */
+  statusHistory(): StatusHistory;
   /** Marks a region drained: its /health fails on purpose, so the edge routes around it. */
   drain(region: string, drained: boolean): Promise<void>;
   /** A regional outage: sockets refused and closed, health failing, replication cut off. */
@@ -280,8 +291,31 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       };
     }
 
-    // Deliveries/s is the increase of the workers' `posted` counters since the previous status.
-    const lastPosted = new Map<string, { at: number; total: number }>();
+    // Sampled on the cloud's own timer, so every reader of status sees the same rate however often it asks.
+    const postedIn = (region: string) =>
+      Object.entries(counters)
+        .filter(([key]) => key.startsWith(`${region}/`))
+        .reduce((sum, [, values]) => sum + (values.posted ?? 0), 0);
+    const sampleIntervalMs = options.statusSampleIntervalMs ?? 1000;
+    const sampler = await startStatusSampler({
+      intervalMs: sampleIntervalMs,
+      keepMs: STATUS_HISTORY_MS,
+      read: async () =>
+        Object.fromEntries(
+          await Promise.all(
+            config.regions.map(async (region): Promise<[string, RegionSample]> => {
+              const posted = postedIn(region);
+              const { sqs } = regionParts.get(region)!;
+              const depths = await Promise.all(EVENT_CLASSES.map((eventClass) => queueDepth(sqs, regions[region]!.queues[eventClass].queueUrl)));
+              return [region, { posted, queueDepth: depths.reduce((sum, d) => sum + d.visible + d.inFlight, 0) }];
+            }),
+          ),
+        ),
+      onError: (error) => console.error(`[relaymesh] status sample failed: ${String(error)}`),
+    });
+    stack.push(() => sampler.stop());
+    const statusHistory = () => sampler.history.points(sampleIntervalMs);
+
     const regionStatus = async (region: string): Promise<RegionStatus> => {
       const { sqs, mappings, alarms } = regionParts.get(region)!;
       const dynamo = dynamoClient(dynamodb, region);
@@ -290,12 +324,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         for await (const page of paginateScan({ client: dynamo }, { TableName: physicalTableName(config.appName, table), Select: 'COUNT' })) items += page.Count ?? 0;
         return items;
       };
-      const depth = async (queueUrl: string) => {
-        const { Attributes = {} } = await sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-        );
-        return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
-      };
       try {
         const [connections, subscriptions, queues] = await Promise.all([
           countItems(connectionsTable),
@@ -303,17 +331,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           Promise.all(
             EVENT_CLASSES.map(async (eventClass) => {
               const urls = regions[region]!.queues[eventClass];
-              const [queue, dlq] = await Promise.all([depth(urls.queueUrl), depth(urls.dlqUrl)]);
+              const [queue, dlq] = await Promise.all([queueDepth(sqs, urls.queueUrl), queueDepth(sqs, urls.dlqUrl)]);
               return { eventClass, ...queue, oldestAgeSeconds: mappings[eventClass].stats().oldestInFlightAgeSeconds, deadLetters: dlq.visible + dlq.inFlight };
             }),
           ),
         ]);
-        const now = Date.now();
-        const posted = Object.entries(counters)
-          .filter(([key]) => key.startsWith(`${region}/`))
-          .reduce((sum, [, values]) => sum + (values.posted ?? 0), 0);
-        const previous = lastPosted.get(region);
-        lastPosted.set(region, { at: now, total: posted });
+        const deliveriesPerSecond = sampler.history.deliveriesPerSecond(region, DELIVERY_RATE_WINDOW_MS);
         return {
           region,
           health: { healthy: edge.healthyRegions().includes(region), detail: edge.lastHealth()[region] ?? 'not checked yet' },
@@ -324,7 +347,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           queues,
           alarms: alarms.statuses().map(({ name, state, reason, since }) => ({ name, state, reason, since })),
           replicationLagMs: replicator.stats().oldestPendingMsByRegion[region] ?? 0,
-          deliveriesPerSecond: previous && now > previous.at ? ((posted - previous.total) * 1000) / (now - previous.at) : 0,
+          deliveriesPerSecond: deliveriesPerSecond ?? { na: 'fewer than two samples yet' },
         };
       } finally {
         dynamo.destroy();
@@ -363,6 +386,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     const edge: EdgeServer = await startEdgeServer({
       status,
+      statusHistory,
+      files: await loadDashboardFiles(),
       control,
       regions: edgeHandlers,
       host,
@@ -399,6 +424,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       alarms: () => alarmEvaluators.flatMap((e) => e.statuses()),
       evaluateAlarms,
       status,
+      statusHistory,
       drain: (region, isDrained) => (isDrained ? control.drain(region) : control.undrain(region)),
       fail: control.fail,
       restore: control.restore,
@@ -415,6 +441,13 @@ interface RegionHandlers {
   connect: ReturnType<typeof createConnectHandler>;
   disconnect: ReturnType<typeof createDisconnectHandler>;
   router: ReturnType<typeof createMessageRouterHandler>;
+}
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; inFlight: number }> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
 }
 
 function dynamoClient(dynamodb: DynamoDbLocal, region: string): DynamoDBClient {

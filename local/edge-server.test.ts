@@ -62,3 +62,27 @@ describe('the edge server near hint', () => {
     expect(seen).toEqual([['eu-west-1', '/v1/connect'], ['us-east-1', '/v1/connect']]);
   });
 });
+
+describe('the edge server dashboard routes', () => {
+  let edge: EdgeServer | undefined;
+  afterEach(async () => edge?.stop());
+
+  it('serves its files and GET /status/history itself, and forwards every other path to a region', async () => {
+    const forwarded: string[] = [];
+    const handler = async (event: { path: string }): Promise<ALBResult> => {
+      if (event.path !== '/health') forwarded.push(event.path);
+      return { statusCode: 200, body: '{}' };
+    };
+    edge = await startEdgeServer({
+      regions: [{ region: 'us-east-1', handler }],
+      files: { '/dashboard': { contentType: 'text/html; charset=utf-8', body: '<h1>hi</h1>' } },
+      statusHistory: () => ({ intervalMs: 1000, points: [] }),
+    });
+    const page = await fetch(`${edge.url}/dashboard`);
+    expect([page.status, page.headers.get('content-type'), await page.text()]).toEqual([200, 'text/html; charset=utf-8', '<h1>hi</h1>']);
+    expect(await (await fetch(`${edge.url}/status/history`)).json()).toEqual({ intervalMs: 1000, points: [] });
+    await fetch(`${edge.url}/dashboard`, { method: 'POST' });
+    await fetch(`${edge.url}/dashboard/missing.js`);
+    expect(forwarded).toEqual(['/dashboard', '/dashboard/missing.js']);
+  });
+});

@@ -18,6 +18,10 @@ export interface EdgeServerOptions {
   healthCheckTimeoutMs?: number;
   /** Answers `GET /status` on the edge itself (not forwarded to a region): the local cloud's figures for `relaymesh status`. */
   status?: () => Promise<unknown>;
+  /** Answers `GET /status/history` on the edge itself: the cloud's recent samples, for the dashboard's charts. */
+  statusHistory?: () => unknown;
+  /** Files served on the edge itself by their path (the dashboard's page and script), on GET. */
+  files?: Readonly<Record<string, EdgeFile>>;
   /**
    * Game-day controls answered on the edge itself at `POST /control/<region>/<action>` (not
    * forwarded): what the dashboard's buttons and `relaymesh gameday` call. A loopback-only
@@ -25,6 +29,11 @@ export interface EdgeServerOptions {
    * traffic dial play this part.
    */
   control?: RegionControl;
+}
+
+export interface EdgeFile {
+  contentType: string;
+  body: string;
 }
 
 export const REGION_ACTIONS = ['drain', 'undrain', 'fail', 'restore'] as const;
@@ -88,6 +97,12 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     if (body === undefined) return send(res, 413, { message: `Request body exceeds ${MAX_BODY_BYTES} bytes` });
     const url = new URL(req.url ?? '/', 'http://edge');
     if (options.status && req.method === 'GET' && url.pathname === '/status') return send(res, 200, await options.status());
+    if (options.statusHistory && req.method === 'GET' && url.pathname === '/status/history') return send(res, 200, options.statusHistory());
+    const file = req.method === 'GET' ? options.files?.[url.pathname] : undefined;
+    if (file) {
+      res.writeHead(200, { 'content-type': file.contentType, 'cache-control': 'no-cache' });
+      return void res.end(file.body);
+    }
     if (options.control && url.pathname.startsWith('/control/')) return control(options.control, req.method, url.pathname, res);
     const hinted = NEAR_PREFIX.exec(url.pathname);
     const path = hinted ? hinted[2]! : url.pathname;

@@ -194,7 +194,7 @@ function acceptCommands(cloud: LocalCloud): void {
       const firing = cloud.alarms().filter((a) => a.state === 'ALARM');
       console.log(`alarms in ALARM: ${firing.map((a) => `${a.name} (${a.region}) since ${a.since}`).join(', ') || 'none'}`);
       // The terminal keeps to one screen; the CLI has every figure of every region.
-      return void console.log('every figure of every region: npx relaymesh status [--watch]');
+      return void console.log(`every figure of every region: npx relaymesh status [--watch], or ${cloud.description.edgeUrl}/dashboard`);
     }
     const run = commands[command];
     if (!run || !region) return void console.log(help);
@@ -211,6 +211,7 @@ function describe(d: LocalCloudDescription, stateFile: string, elapsedMs: number
     `Relaymesh local cloud is up in ${(elapsedMs / 1000).toFixed(1)} s. Described in ${stateFile}.`,
     '',
     `Edge (Global Accelerator stand-in): ${d.edgeUrl}   GET /health, GET /v1/connect, POST /v1/publish`,
+    `Dashboard (live figures, drain/fail buttons): ${d.edgeUrl}/dashboard`,
   ];
   const faults = describeFaults(d.faults);
   if (faults) lines.push('', faults);

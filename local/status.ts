@@ -36,10 +36,26 @@ export const RegionStatusSchema = z.object({
   alarms: z.array(AlarmStateSchema),
   /** Age of the oldest change waiting to be replicated into this region. */
   replicationLagMs: FigureSchema,
-  /** Frames delivered to connections per second since the previous status. */
+  /** Frames delivered to connections per second over the last few seconds of the cloud's own samples. */
   deliveriesPerSecond: FigureSchema,
 });
 export type RegionStatus = z.infer<typeof RegionStatusSchema>;
 
 export const CloudStatusSchema = z.object({ at: z.string(), regions: z.array(RegionStatusSchema) });
 export type CloudStatus = z.infer<typeof CloudStatusSchema>;
+
+/**
+ * What `GET /status/history` on the local cloud's edge answers: the cloud's own samples of the
+ * last two minutes, one every `intervalMs`, oldest first, for the dashboard's charts. A point's
+ * rate is over the interval that ends at `at`.
+ */
+export const StatusHistorySchema = z.object({
+  intervalMs: z.number().int().positive(),
+  points: z.array(
+    z.object({
+      at: z.string(),
+      regions: z.record(z.string(), z.object({ deliveriesPerSecond: z.number().nonnegative(), queueDepth: z.number().int().nonnegative() })),
+    }),
+  ),
+});
+export type StatusHistory = z.infer<typeof StatusHistorySchema>;
