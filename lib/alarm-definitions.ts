@@ -195,3 +195,10 @@ export function regionAlarmDefinitions(inputs: RegionAlarmInputs): AlarmDefiniti
 /** The AlarmDescription of an alarm in `region`: what went wrong, where, and its runbook. */
 export const alarmDescription = (alarm: AlarmDefinition, region: string, runbookBaseUrl: string): string =>
   `${alarm.description} (${region}) Runbook: ${runbookUrl(runbookBaseUrl, alarm.runbook)}`;
+
+/**
+ * CloudWatch name of a region alarm: `<appName>-<region>-<definition name>` (the region stack's
+ * name, then the definition's), e.g. relaymesh-us-east-1-criticalDeadLetters; the local cloud
+ * calls the same alarm by its definition name within the region.
+ */
+export const regionAlarmName = (appName: string, region: string, name: string): string => `${appName}-${region}-${name}`;

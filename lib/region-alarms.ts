@@ -13,6 +13,7 @@ import {
   type AlarmDefinition,
   type AlarmWatch,
   type DeadLetterAlarmSettings,
+  regionAlarmName,
 } from './alarm-definitions';
 import type { EventClass } from './config';
 import type { EventClassQueue } from './event-class-queue';
@@ -58,6 +59,13 @@ export interface RegionAlarmsProps {
    * @default - no subscription
    */
   readonly email?: string;
+  /**
+   * The app whose alarms these are: each alarm is named `<appName>-<region>-<definition name>`
+   * (lib/naming.ts regionAlarmName), so the console, `relaymesh status --aws` and the local
+   * cloud call it the same.
+   * @default - CloudFormation generates the names
+   */
+  readonly appName?: string;
 }
 
 /**
@@ -88,6 +96,7 @@ export class RegionAlarms extends Construct {
     });
     for (const definition of this.definitions) {
       const alarm = new Alarm(this, definition.name, {
+        ...(props.appName && { alarmName: regionAlarmName(props.appName, region, definition.name) }),
         alarmDescription: alarmDescription(definition, region, props.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL),
         metric: metricOf(definition.watches, { period: Duration.minutes(definition.periodMinutes), statistic: definition.statistic }, props),
         threshold: definition.threshold,

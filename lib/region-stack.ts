@@ -187,6 +187,7 @@ export class RegionStack extends Stack {
       stageName: config.stageName,
       runbookBaseUrl: config.runbookBaseUrl,
       email: config.alarmEmail,
+      appName: config.appName,
     });
     this.dashboard = new RegionDashboard(this, 'Dashboard', {
       dashboardName: `${appName}-${this.region}`,

@@ -1,5 +1,6 @@
 import { DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist } from '@aws-sdk/client-sqs';
+import { regionAlarmName } from '../../lib/alarm-definitions';
 import { EVENT_CLASSES } from '../../lib/config';
 // From the module that does not load aws-cdk-lib, as ops/dlq does.
 import { deadLetterQueueName, eventQueueName } from '../../lib/messaging-names';
@@ -81,19 +82,20 @@ async function awsRegionStatus(target: AwsTarget, region: string): Promise<Regio
 }
 
 /**
- * The region stack's alarms: CloudFormation names them `<stack>-<construct path><hash>-<suffix>`,
- * the stack being `<appName>-<region>` (lib/naming.ts regionStackName), so one prefix finds them all.
+ * The region stack's alarms, named `<appName>-<region>-<definition name>` (lib/naming.ts
+ * regionAlarmName): one prefix finds them all, and without it each reads as on the local cloud.
  */
 async function regionAlarms(target: AwsTarget, region: string): Promise<RegionStatus['alarms']> {
+  const prefix = regionAlarmName(target.appName, region, '');
   const found: MetricAlarm[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await target.cloudWatch(region).send(new DescribeAlarmsCommand({ AlarmNamePrefix: `${target.appName}-${region}-`, AlarmTypes: ['MetricAlarm'], NextToken }));
+    const page = await target.cloudWatch(region).send(new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, AlarmTypes: ['MetricAlarm'], NextToken }));
     found.push(...(page.MetricAlarms ?? []));
     NextToken = page.NextToken;
   } while (NextToken);
   return found.map((alarm) => ({
-    name: alarm.AlarmName ?? '?',
+    name: alarm.AlarmName?.slice(prefix.length) ?? '?',
     state: alarm.StateValue ?? 'INSUFFICIENT_DATA',
     reason: alarm.StateReason ?? '',
     since: alarm.StateUpdatedTimestamp?.toISOString() ?? '',

@@ -16,8 +16,23 @@ const alarmsOf = (stacks: ReturnType<typeof addRelaymeshStacks>) =>
       stack: stack.stackName,
       id,
       description: String((resource.Properties as { AlarmDescription?: unknown }).AlarmDescription ?? ''),
+      name: (resource.Properties as { AlarmName?: unknown }).AlarmName,
+      region: stack.region,
     })),
   );
+
+describe('alarm names', () => {
+  it('GIVEN the app for two regions THEN every region alarm is named <app>-<region>-<definition name>, the name the local cloud and relaymesh status use', () => {
+    const config = loadConfig({ regions: ['us-east-1', 'eu-west-1'] });
+    const alarms = alarmsOf(addRelaymeshStacks(testApp(), config));
+    for (const region of config.regions) {
+      const names = alarms.filter((a) => a.region === region && a.stack === `relaymesh-${region}`).map((a) => a.name);
+      expect(names).toContain(`relaymesh-${region}-criticalDeadLetters`);
+      expect(names.every((name) => typeof name === 'string' && name.startsWith(`relaymesh-${region}-`))).toBe(true);
+      expect(new Set(names).size).toBe(names.length);
+    }
+  });
+});
 
 describe('alarm runbooks', () => {
   it('GIVEN the app for two regions THEN every CloudWatch alarm\'s description links a runbook anchor the README has', () => {

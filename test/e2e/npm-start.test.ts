@@ -26,8 +26,19 @@ interface Started {
 }
 
 const running: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+// A test that failed midway leaves its cloud up: SIGTERM stops it as Ctrl-C does (SIGKILL
+// would leave its DynamoDB Local JVM, which lives in a process group of its own).
+afterEach(async () => {
+  await Promise.all(
+    running.splice(0).map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 });
 
 /** `npm start`'s program, as npm runs it (through tsx), on its own ports and state directory. */
