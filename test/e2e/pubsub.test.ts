@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../lambdas/core/errors';
 import { channelRegionKey } from '../../lambdas/core/tables';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
-import { eventually, sleep, startTestCloud, TestClient, tokenFor } from './support';
+import { eventually, startTestCloud, TestClient, tokenFor } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
@@ -48,12 +48,13 @@ describe('Relaymesh end to end on the local cloud, two regions', () => {
       const message = await client.waitFor((f) => f.type === 'message');
       expect(message).toMatchObject({ channel: 'room:fanout', data: { text: 'hello' }, id: ack.id, origin: EU, ts: expect.any(Number) });
     }
-    await sleep(1500); // long enough for any duplicate to arrive
-    for (const client of [a1, a2, b1]) expect(client.messages('room:fanout')).toHaveLength(1);
-    expect(publisher.messages()).toHaveLength(0);
     // Each region's worker posted only to its own subscribers: 2 in us-east-1, 1 in eu-west-1.
-    expect(postedBefore(US) - usBefore).toBe(2);
-    expect(postedBefore(EU) - euBefore).toBe(1);
+    await eventually(async () => postedBefore(US) - usBefore === 2 && postedBefore(EU) - euBefore === 1);
+    // A duplicate would come before a later message of the same publisher: wait for that one.
+    await publisher.request({ action: 'publish', channel: 'room:fanout', data: 'marker' });
+    for (const client of [a1, a2, b1]) await client.waitFor((f) => f.type === 'message' && f.data === 'marker');
+    for (const client of [a1, a2, b1]) expect(client.messages('room:fanout').filter((m) => m.id === ack.id)).toHaveLength(1);
+    expect(publisher.messages()).toHaveLength(0);
   });
 
   it('answers a publish outside the token claims with a coded error and delivers it nowhere', async () => {

@@ -1,10 +1,14 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCloud } from '../../local/cloud';
+import { dedupTable, physicalTableName, publishDedupKey } from '../../lambdas/core/tables';
+import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { eventually, sleep, startTestCloud, TestClient, tokenFor, type Frame } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
-/** Comfortably above the test cloud's 100 ms replication lag. */
+const APP_NAME = 'recovery';
+/** Above the test cloud's replication wait (1 s), so counters count as settled. */
 const SETTLE_MS = 1000;
 
 /** Highest seq per origin among the messages a client received: its recovery vector. */
@@ -26,8 +30,28 @@ describe('exact recovery, idempotent publish and presence across two regions', (
     return client;
   };
 
+  /** A subscriber of `channel` in `region`, receiving what that region delivers live. */
+  const watching = async (region: string, channel: string) => {
+    const watcher = await connect(region);
+    await watcher.request({ action: 'subscribe', channel });
+    return watcher;
+  };
+
+  /** `region`'s replica of the publish claim of `id`, once it says accepted. */
+  const acceptedClaim = async (region: string, channel: string, id: string) => {
+    const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region, endpoint: cloud.regions[region]!.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS }));
+    try {
+      const { Item } = await dynamo.send(
+        new GetCommand({ TableName: physicalTableName(APP_NAME, dedupTable), Key: { [dedupTable.partitionKey]: publishDedupKey(channel, id) }, ConsistentRead: true }),
+      );
+      return Item?.state === 'accepted' ? Item : undefined;
+    } finally {
+      dynamo.destroy();
+    }
+  };
+
   beforeAll(async () => {
-    cloud = await startTestCloud({ recovery: { historyMaxPerChannel: 30, replicationWaitMs: 1000 } });
+    cloud = await startTestCloud({ appName: APP_NAME, recovery: { historyMaxPerChannel: 30, replicationWaitMs: 1000 } });
   });
 
   afterAll(async () => {
@@ -37,6 +61,9 @@ describe('exact recovery, idempotent publish and presence across two regions', (
 
   it('a subscriber that reconnects to the other region with its vector receives exactly the 50 messages it missed, in order per origin', async () => {
     const [usPublisher, euPublisher] = await Promise.all([connect(US), connect(EU)]);
+    // What eu-west-1 delivered live it holds in its history: once its watcher has every
+    // message, a recovery there can replay them all.
+    const euWatcher = await watching(EU, 'room:recover');
     const first = await connect(US);
     const ack = await first.request({ action: 'subscribe', channel: 'room:recover' });
     expect(ack).toMatchObject({ type: 'ack', position: { [US]: 0, [EU]: 0 } });
@@ -51,7 +78,7 @@ describe('exact recovery, idempotent publish and presence across two regions', (
       await usPublisher.request({ action: 'publish', channel: 'room:recover', data: `us-${i}` });
       await euPublisher.request({ action: 'publish', channel: 'room:recover', data: `eu-${i}` });
     }
-    await sleep(SETTLE_MS);
+    await eventually(async () => euWatcher.messages('room:recover').length === 52);
 
     const back = await connect(EU);
     const resumed = await back.request({ action: 'subscribe', channel: 'room:recover', since: vector });
@@ -61,39 +88,41 @@ describe('exact recovery, idempotent publish and presence across two regions', (
     expect(seqsFrom(replayed, US)).toEqual(range(2, 26));
     expect(seqsFrom(replayed, EU)).toEqual(range(2, 26));
     expect(replayed.filter((m) => m.origin === US).map((m) => m.data)).toEqual(range(0, 24).map((i) => `us-${i}`));
-    await sleep(SETTLE_MS);
-    expect(back.messages('room:recover')).toHaveLength(50);
+    // Nothing replayed comes again live: by the time a later message arrives, still 50 (+ it).
+    await usPublisher.request({ action: 'publish', channel: 'room:recover', data: 'marker' });
+    await back.waitFor((f) => f.type === 'message' && f.data === 'marker');
+    expect(back.messages('room:recover')).toHaveLength(51);
   });
 
   it('a replay racing live publishes from both regions yields every message once, with no gap and in order per origin', async () => {
     const [usPublisher, euPublisher] = await Promise.all([connect(US), connect(EU)]);
+    const euWatcher = await watching(EU, 'room:race');
     for (let i = 0; i < 10; i++) {
       await usPublisher.request({ action: 'publish', channel: 'room:race', data: i });
       await euPublisher.request({ action: 'publish', channel: 'room:race', data: i });
     }
-    await sleep(SETTLE_MS);
+    await eventually(async () => euWatcher.messages('room:race').length === 20);
 
     let publishing = true;
+    let published = 0;
     const keepPublishing = async (client: TestClient) => {
-      for (let i = 0; publishing; i++) await client.request({ action: 'publish', channel: 'room:race', data: `live-${i}` });
+      for (let i = 0; publishing; i++, published++) await client.request({ action: 'publish', channel: 'room:race', data: `live-${i}` });
     };
     const publishers = [keepPublishing(usPublisher), keepPublishing(euPublisher)];
-    await sleep(200);
+    await eventually(async () => published >= 4, 15_000, 10);
     const racer = await connect(EU);
     const ack = await racer.request({ action: 'subscribe', channel: 'room:race', since: { [US]: 3, [EU]: 5 } });
     expect(ack, JSON.stringify(ack)).toMatchObject({ type: 'ack', recovered: true });
-    await sleep(1500);
+    // Live publishes go on past the handover, from both regions.
+    const atAck = published;
+    await eventually(async () => published >= atAck + 20, 30_000, 10);
     publishing = false;
     await Promise.all(publishers);
-    await sleep(SETTLE_MS * 2);
 
     const received = racer.messages('room:race');
     const lastUs = (await usPublisher.request({ action: 'publish', channel: 'room:race', data: 'last' })).seq as number;
     const lastEu = (await euPublisher.request({ action: 'publish', channel: 'room:race', data: 'last' })).seq as number;
-    await eventually(async () => vectorOf(racer.messages('room:race'))[US] === lastUs && vectorOf(racer.messages('room:race'))[EU] === lastEu).catch((e) => {
-      console.log('DEBUG', lastUs, lastEu, JSON.stringify(ack), seqsFrom(racer.messages('room:race'), US).join(','), '|', seqsFrom(racer.messages('room:race'), EU).join(','));
-      throw e;
-    });
+    await eventually(async () => vectorOf(racer.messages('room:race'))[US] === lastUs && vectorOf(racer.messages('room:race'))[EU] === lastEu);
     const all = racer.messages('room:race');
     expect(received.length).toBeGreaterThan(20);
     // Raw frames, no client-side dedup: each (origin, seq) exactly once, none missing.
@@ -124,7 +153,7 @@ describe('exact recovery, idempotent publish and presence across two regions', (
     expect(first.duplicate).toBeUndefined();
     expect(sameRegion).toMatchObject({ type: 'ack', id: 'order-1', origin: US, seq: 1, duplicate: true });
 
-    await sleep(SETTLE_MS);
+    await eventually(async () => (await acceptedClaim(EU, 'room:retry', 'order-1')) !== undefined);
     const otherRegion = await euPublisher.request({ action: 'publish', channel: 'room:retry', data: 'order', id: 'order-1' });
     expect(otherRegion).toMatchObject({ type: 'ack', id: 'order-1', origin: US, seq: 1, duplicate: true });
     await usPublisher.request({ action: 'publish', channel: 'room:retry', data: 'marker' });
@@ -198,7 +227,7 @@ describe('exact recovery, idempotent publish and presence across two regions', (
     await publisher.request({ action: 'publish', channel: 'room:typing', data: 'typing…', class: 'ephemeral' });
     const kept = await publisher.request({ action: 'publish', channel: 'room:typing', data: 'hello' });
     expect(kept.seq).toBe(1);
-    await sleep(SETTLE_MS);
+    // The ack comes after the history write, and the recovery is in the same region: no wait.
     const late = await connect(US);
     await late.request({ action: 'subscribe', channel: 'room:typing', since: {} });
     expect(late.messages('room:typing').map((m) => m.data)).toEqual(['hello']);
