@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: fan-out on the local cloud. N subscribers on one channel, spread over the
+ * `npm run bench`: the Lambda bundles' sizes and init CPU (bench/bundles.ts; alone with
+ * `--bundles-only`), then fan-out on the local cloud. N subscribers on one channel, spread over the
  * regions; critical messages published from every region; then an ephemeral stream. Prints
  * throughput, publish→deliver latency, losses, the delivery workers' cost per delivered event
  * and memory. Asserts nothing: it measures.
@@ -12,13 +13,16 @@
  * setting here; `--worker-concurrency 20` shows the storm.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { EVENT_CLASSES, loadConfig, type EventClass, type RelaymeshConfig } from '../lib/config';
 import { startLocalCloud, type LocalCloud } from '../local/cloud';
 import { mintToken } from '../local/dev-token';
+import { bundleSection, measureBundles } from './bundles';
 import { findDynamoDbLocalPid, ownMemory, processMemory } from './memory';
 import { QueueWatcher, type Backlog } from './queues';
 import type { PhaseSummary } from './recorder';
@@ -44,6 +48,8 @@ const POLL_INTERVAL_MS = 200;
 const IN_TRANSIT_GRACE_MS = 500;
 
 const OptionsSchema = z.object({
+  bundlesOnly: z.boolean().default(false),
+  initRuns: z.coerce.number().int().min(1).max(100),
   subscribers: z.coerce.number().int().min(1).max(100_000),
   messages: z.coerce.number().int().min(1).max(100_000),
   regions: z
@@ -83,6 +89,8 @@ function parseOptions(argv: string[]): Options {
       '2',
     )
     .option('--json', 'also print a JSON summary')
+    .option('--bundles-only', 'print the Lambda bundle sizes and init times only, without the fan-out')
+    .option('--init-runs <n>', 'imports per bundle whose median init CPU is printed', '5')
     .parse(argv);
   const parsed = OptionsSchema.safeParse(program.opts());
   if (!parsed.success) return program.error(`bench: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -224,6 +232,8 @@ class Bench {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv);
+  await printBundles(options.initRuns);
+  if (options.bundlesOnly) return;
   process.on('SIGINT', () => {
     if (interrupted.signal.aborted) process.exit(130); // a second Ctrl-C: no clean stop (the JVM still dies with us)
     log('interrupted: stopping cleanly (Ctrl-C again to exit at once)');
@@ -434,6 +444,21 @@ function buildReport({ options, config, ready, critical, ephemeral, memory }: Re
     },
   ];
   return { sections, json };
+}
+
+/** The Lambda bundles (bench/bundles.ts), untraced and traced: what a cold start loads. */
+async function printBundles(runs: number): Promise<void> {
+  const outDir = mkdtempSync(join(tmpdir(), 'relaymesh-bundles-'));
+  try {
+    const sections: TableSection[] = [];
+    for (const tracing of [false, true]) {
+      log(`building and timing the Lambda bundles, tracing ${tracing ? 'on' : 'off'}`);
+      sections.push(bundleSection(await measureBundles(join(outDir, String(tracing)), { tracing, runs }), { tracing, runs }));
+    }
+    console.log(`\n${formatTable(sections)}\n`);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
 }
 
 const memoryRow = (memory: ProcessMemory | undefined) =>

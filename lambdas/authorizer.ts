@@ -1,6 +1,6 @@
 // REQUEST authorizer of $connect: verifies the JWT in the `token` query parameter.
-import { createAuthorizerHandler } from './core/handlers';
+import { createAuthorizerHandler } from './core/authorizer-handler';
 import { runtimeFromEnv } from './core/runtime';
-import { traceClients, traced } from './tracing';
+import { traced } from './tracing';
 
-export const handler = traced('authorizer', createAuthorizerHandler(traceClients(runtimeFromEnv(process.env))));
+export const handler = traced('authorizer', createAuthorizerHandler(runtimeFromEnv(process.env, {})));

@@ -1,6 +1,12 @@
 // SQS consumer of one event class's queue: fans events out to this region's subscribers.
+import { connectionsClient, dynamoClient, sqsClient } from './core/aws-clients';
 import { createDeliveryWorkerHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
 import { traceClients, traced } from './tracing';
 
-export const handler = traced('delivery-worker', createDeliveryWorkerHandler(traceClients(runtimeFromEnv(process.env))));
+export const handler = traced(
+  'delivery-worker',
+  createDeliveryWorkerHandler(
+    traceClients(runtimeFromEnv(process.env, { dynamo: dynamoClient, connections: connectionsClient, sqs: sqsClient })),
+  ),
+);

@@ -1,5 +1,6 @@
 // HTTP edge: the ALB target behind Global Accelerator and the regional HTTPS endpoint (API
 // Gateway HTTP API) in front of the same function: /health, /v1/connect, /v1/publish.
+import { dynamoClient, snsClient } from './core/aws-clients';
 import { edgeAdapter } from './core/edge';
 import { createEdgeHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
@@ -7,5 +8,7 @@ import { traceClients, traced } from './tracing';
 
 export const handler = traced(
   'edge',
-  edgeAdapter(createEdgeHandler(traceClients(runtimeFromEnv(process.env))), { publishUrl: process.env.PUBLISH_URL }),
+  edgeAdapter(createEdgeHandler(traceClients(runtimeFromEnv(process.env, { dynamo: dynamoClient, sns: snsClient }))), {
+    publishUrl: process.env.PUBLISH_URL,
+  }),
 );

@@ -145,6 +145,12 @@ export const RelaymeshConfigSchema = z
          * per second, so tracing it costs about $5 a month per region ($5 per million traces).
          */
         traceEdge: z.boolean().default(false),
+        /**
+         * Apply the bundles' source maps to stack traces (NODE_OPTIONS=--enable-source-maps). The
+         * maps are deployed beside the code either way; applying them costs every cold start
+         * about 20-35 ms of init CPU, so it is for debugging a deployment, not the default.
+         */
+        sourceMaps: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

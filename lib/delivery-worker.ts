@@ -23,6 +23,8 @@ export interface DeliveryWorkerProps {
   readonly memoryMb?: number;
   /** @default true */
   readonly tracing?: boolean;
+  /** Apply source maps to stack traces at run time (RelaymeshFunctionProps.sourceMaps). @default false */
+  readonly sourceMaps?: boolean;
 }
 
 /**
@@ -48,6 +50,7 @@ export class DeliveryWorker extends Construct {
       timeout: Duration.seconds(timeoutSeconds),
       memorySize: props.memoryMb ?? 1024,
       tracing: props.tracing,
+      sourceMaps: props.sourceMaps,
       environment: {
         ...props.environment,
         EVENT_CLASS: source.eventClass,

@@ -102,7 +102,7 @@ export class RegionStack extends Stack {
       JWT_SECRET_ARN: jwtSecret.secretArn,
       POWERTOOLS_SERVICE_NAME: appName,
     };
-    const { memoryMb, tracing } = config.functions;
+    const { memoryMb, tracing, sourceMaps } = config.functions;
 
     this.gateway = new WebSocketGateway(this, 'WebSocket', {
       apiName: `${appName}-${this.region}`,
@@ -117,6 +117,7 @@ export class RegionStack extends Stack {
       manageAccountCloudWatchRole: config.webSocketLogging.manageAccountRole,
       memoryMb,
       tracing,
+      sourceMaps,
     });
     const runtimeEnvironment = { ...environment, CONNECTIONS_ENDPOINT: this.gateway.connectionsEndpoint };
 
@@ -127,6 +128,7 @@ export class RegionStack extends Stack {
         environment: runtimeEnvironment,
         memoryMb: { critical: memoryMb.deliveryCritical, ephemeral: memoryMb.deliveryEphemeral }[source.eventClass],
         tracing,
+        sourceMaps,
       });
       tables.subscriptions.grantReadWriteData(worker.function);
       tables.connections.grantReadWriteData(worker.function);
@@ -156,6 +158,7 @@ export class RegionStack extends Stack {
       publicBaseUrl: certificate && config.domainName ? `https://${edgeDomainName(config.domainName)}` : undefined,
       memoryMb: memoryMb.edge,
       tracing: tracing && config.functions.traceEdge,
+      sourceMaps,
     });
     if (zone && certificate && config.domainName) {
       const httpApi = this.edge.httpApi;

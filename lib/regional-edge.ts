@@ -70,6 +70,8 @@ export interface RegionalEdgeProps {
   readonly memoryMb?: number;
   /** X-Ray active tracing. @default true */
   readonly tracing?: boolean;
+  /** Apply source maps to stack traces at run time (RelaymeshFunctionProps.sourceMaps). @default false */
+  readonly sourceMaps?: boolean;
   /**
    * Put an internet-facing ALB in front of the function, for Global Accelerator.
    * @default true
@@ -149,6 +151,7 @@ export class RegionalEdge extends Construct {
       handler: 'edge',
       memorySize: props.memoryMb ?? 256,
       tracing: props.tracing,
+      sourceMaps: props.sourceMaps,
       environment: {
         ...props.environment,
         WEBSOCKET_URL: props.webSocketUrl,

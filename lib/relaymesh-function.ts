@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
@@ -9,7 +9,54 @@ import { Construct } from 'constructs';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** The Lambda entry files of lambdas/, each exporting `handler`. */
-export type HandlerName = 'authorizer' | 'connect' | 'disconnect' | 'message-router' | 'delivery-worker' | 'edge';
+export const HANDLER_NAMES = ['authorizer', 'connect', 'disconnect', 'message-router', 'delivery-worker', 'edge'] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
+
+/** The entry file of a handler. */
+export function handlerEntry(handler: HandlerName): string {
+  return `${repoRoot}lambdas/${handler}.ts`;
+}
+
+/**
+ * Credential sources the SDK's default chain imports lazily (`await import(...)`) and a Lambda
+ * function never reaches: the runtime builds its clients with the credentials Lambda puts in
+ * the environment. Left out of the bundle (~75 kB); were one ever reached, it would resolve to
+ * the Node.js runtime's own SDK copy, as every external does.
+ */
+const UNREACHED_CREDENTIAL_SOURCES = [
+  '@aws-sdk/credential-provider-http',
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-login',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/nested-clients',
+  '@aws-sdk/token-providers',
+  '@smithy/credential-provider-imds',
+];
+
+/**
+ * How every handler is bundled: one minified ESM file with a source map file beside it. The
+ * tracing choice is written into the bundle (POWERTOOLS_TRACE_ENABLED, read by
+ * lambdas/tracing.ts), so an untraced bundle leaves the Tracer and the X-Ray SDK out. The
+ * bundle bench (bench/bundles.ts) and the bundle size test build with exactly these options.
+ */
+export function functionBundling(options: { tracing: boolean }): BundlingOptions {
+  return {
+    forceDockerBundling: false,
+    format: OutputFormat.ESM,
+    mainFields: ['module', 'main'],
+    // The same SDK version the local cloud tests run, not whatever the runtime ships.
+    bundleAwsSDK: true,
+    externalModules: UNREACHED_CREDENTIAL_SOURCES,
+    minify: true,
+    sourceMap: true,
+    target: 'node22',
+    define: { 'process.env.POWERTOOLS_TRACE_ENABLED': JSON.stringify(String(options.tracing)) },
+    // Some bundled dependencies are CommonJS and call require(); ESM bundles need a shim.
+    banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  };
+}
 
 /** Every Relaymesh Lambda runs on this runtime and architecture. */
 export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
@@ -37,6 +84,12 @@ export interface RelaymeshFunctionProps {
    * @default true
    */
   readonly tracing?: boolean;
+  /**
+   * Source maps are always written beside the bundle; this applies them to stack traces at
+   * run time (`--enable-source-maps`), which costs init CPU on every cold start.
+   * @default false
+   */
+  readonly sourceMaps?: boolean;
 }
 
 /**
@@ -52,7 +105,7 @@ export class RelaymeshFunction extends NodejsFunction {
     });
     const tracing = props.tracing ?? true;
     super(scope, id, {
-      entry: `${repoRoot}lambdas/${props.handler}.ts`,
+      entry: handlerEntry(props.handler),
       handler: 'handler',
       projectRoot: repoRoot,
       depsLockFilePath: `${repoRoot}package-lock.json`,
@@ -64,23 +117,12 @@ export class RelaymeshFunction extends NodejsFunction {
       tracing: tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment: {
         ...props.environment,
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(props.sourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         POWERTOOLS_TRACE_ENABLED: String(tracing),
         // Responses carry user data (frames, tokens' claims); traces keep timings and errors only.
         POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
       },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // The same SDK version the local cloud tests run, not whatever the runtime ships.
-        bundleAwsSDK: true,
-        minify: true,
-        sourceMap: true,
-        target: 'node22',
-        // Some bundled dependencies are CommonJS and call require(); ESM bundles need a shim.
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
+      bundling: functionBundling({ tracing }),
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',

@@ -61,6 +61,8 @@ export interface WebSocketGatewayProps {
   readonly memoryMb?: Partial<Record<'authorizer' | 'connect' | 'disconnect' | 'messageRouter', number>>;
   /** X-Ray active tracing. @default true */
   readonly tracing?: boolean;
+  /** Apply source maps to stack traces at run time (RelaymeshFunctionProps.sourceMaps). @default false */
+  readonly sourceMaps?: boolean;
 }
 
 /**
@@ -105,7 +107,7 @@ export class WebSocketGateway extends Construct {
     const environment = { ...props.environment, CONNECTIONS_ENDPOINT: this.connectionsEndpoint };
     const memory = { authorizer: 256, connect: 256, disconnect: 256, messageRouter: 512, ...props.memoryMb };
     const fn = (name: string, handler: 'authorizer' | 'connect' | 'disconnect' | 'message-router', memorySize: number, timeout?: Duration) =>
-      new RelaymeshFunction(this, name, { handler, environment, timeout, memorySize, tracing: props.tracing });
+      new RelaymeshFunction(this, name, { handler, environment, timeout, memorySize, tracing: props.tracing, sourceMaps: props.sourceMaps });
     this.functions = {
       authorizer: fn('Authorizer', 'authorizer', memory.authorizer),
       connect: fn('Connect', 'connect', memory.connect),

@@ -3,15 +3,16 @@ import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ALARMED_FUNCTIONS, deliveryFunctionName, regionAlarmDefinitions, type AlarmWatch } from '../lib/alarm-definitions';
 import { EVENT_CLASSES, type EventClass, type RelaymeshConfig } from '../lib/config';
+import { createAuthorizerHandler } from '../lambdas/core/authorizer-handler';
 import {
-  createAuthorizerHandler,
   createConnectHandler,
   createDeliveryWorkerHandler,
   createDisconnectHandler,
   createEdgeHandler,
   createMessageRouterHandler,
 } from '../lambdas/core/handlers';
-import { runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
+import * as awsClients from '../lambdas/core/aws-clients';
+import { runtimeFromEnv, type MetricsSink, type RuntimeOptions } from '../lambdas/core/runtime';
 import { TABLES, connectionsTable, physicalTableName, subscriptionsTable, type TableLayout } from '../lambdas/core/tables';
 import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
@@ -202,7 +203,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         messagingEndpoint: messagingServer.endpoint,
         jwtSecret,
       });
-      const runtime = runtimeFromEnv(env, metricsFor(region), { requestHandler: faults.requestHandler() });
+      // Each client gets the HTTP options it has on Lambda, through the fault injector.
+      const runtimeOptions: RuntimeOptions = { metrics: metricsFor(region), requestHandler: (http) => faults.requestHandler(http) };
+      const runtime = runtimeFromEnv(env, { dynamo: awsClients.dynamoClient, sns: awsClients.snsClient, connections: awsClients.connectionsClient }, runtimeOptions);
       handlers = {
         authorizer: createAuthorizerHandler(runtime),
         connect: createConnectHandler(runtime),
@@ -220,9 +223,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         const settings = config.eventClasses[eventClass];
         const queue = regionMessaging.queues[eventClass];
         const worker = createDeliveryWorkerHandler(
-          runtimeFromEnv({ ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds), QUEUE_URL: queue.queueUrl }, metricsFor(region), {
-            requestHandler: faults.requestHandler(),
-          }),
+          runtimeFromEnv(
+            { ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds), QUEUE_URL: queue.queueUrl },
+            { dynamo: awsClients.dynamoClient, connections: awsClients.connectionsClient, sqs: awsClients.sqsClient },
+            runtimeOptions,
+          ),
         );
         const mapping: EventSourceMapping = startEventSourceMapping({
           sqs,

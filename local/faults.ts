@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as DynamoDB from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { NodeHttpHandlerOptions } from '@smithy/types';
 import { z } from 'zod';
 import { lambdaInvocations, type LambdaInvocation } from './event-source-mapping';
 import type { GlobalTableReplicator } from './global-tables';
@@ -134,8 +135,11 @@ export class InvocationKilledError extends Error {
 
 /** NodeHttpHandler behind a gate that may answer a request itself or throw before anything is sent. */
 class InterceptingHttpHandler extends NodeHttpHandler {
-  constructor(private readonly intercept: (request: HttpRequest) => HttpResponse | undefined) {
-    super();
+  constructor(
+    private readonly intercept: (request: HttpRequest) => HttpResponse | undefined,
+    options?: NodeHttpHandlerOptions,
+  ) {
+    super(options);
   }
 
   override async handle(...[request, options]: Parameters<NodeHttpHandler['handle']>): ReturnType<NodeHttpHandler['handle']> {
@@ -189,9 +193,9 @@ export class FaultInjector {
     return { ...this.counts };
   }
 
-  /** A request handler for one runtime's SDK clients (its own sockets, as each client has by default). */
-  requestHandler(): NodeHttpHandler {
-    return new InterceptingHttpHandler((request) => this.intercept(request));
+  /** A request handler for one SDK client of a handler runtime, with the HTTP options it would get on Lambda. */
+  requestHandler(options?: NodeHttpHandlerOptions): NodeHttpHandler {
+    return new InterceptingHttpHandler((request) => this.intercept(request), options);
   }
 
   /** The @connections API's hook: whether to answer this PostToConnection attempt 429. */

@@ -11,7 +11,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from './zod';
 import { ProtocolError } from './errors';
 import type { PresenceMember } from './protocol';
 import { channelRegionKey, connectionsTable, presenceKey, subscriptionsTable } from './tables';
@@ -381,8 +381,8 @@ function toSubscriber(item: Record<string, unknown>): Subscriber {
 }
 
 const CursorSchema = z.strictObject({
-  region: z.number().int().min(0),
-  key: z.strictObject({ [subscriptionsTable.partitionKey]: z.string(), [subscriptionsTable.sortKey.name]: z.string().min(1) }).optional(),
+  region: z.int().check(z.minimum(0)),
+  key: z.optional(z.strictObject({ [subscriptionsTable.partitionKey]: z.string(), [subscriptionsTable.sortKey.name]: z.string().check(z.minLength(1)) })),
 });
 
 type PresenceCursor = z.output<typeof CursorSchema>;

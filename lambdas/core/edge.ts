@@ -5,6 +5,7 @@ import type { ALBEvent, ALBResult, APIGatewayProxyEventV2, APIGatewayProxyStruct
 import { TokenRejected, verifyToken, type TokenPolicy } from './auth';
 import { ProtocolError } from './errors';
 import { PublishFrameSchema, errorFrame, publishDataProblem } from './protocol';
+import * as z from './zod';
 import { publishEvent, type PublisherOptions } from './publisher';
 import { connectionsTable } from './tables';
 
@@ -22,7 +23,7 @@ export interface EdgeDeps {
 }
 
 /** HTTP publish body: the WebSocket publish frame without `action` and `ref`. */
-const HttpPublishSchema = PublishFrameSchema.omit({ action: true, ref: true });
+const HttpPublishSchema = z.omit(PublishFrameSchema, { action: true, ref: true });
 
 /**
  * The regional HTTP edge behind Global Accelerator (an ALB Lambda target on AWS). Global

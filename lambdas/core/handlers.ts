@@ -1,21 +1,13 @@
-import type {
-  ALBEvent,
-  ALBResult,
-  APIGatewayAuthorizerResult,
-  APIGatewayProxyResultV2,
-  APIGatewayRequestAuthorizerEvent,
-  SQSBatchResponse,
-  SQSEvent,
-} from 'aws-lambda';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import type { ALBEvent, ALBResult, APIGatewayProxyResultV2, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { Admission } from './admission';
-import { authorizeConnect, claimsFromContext, type TokenPolicy } from './auth';
+import { claimsFromContext } from './auth';
+import { jwtSecret, tokenPolicy } from './authorizer-handler';
 import { ConnectionStore } from './connection-store';
 import { deliverBatch } from './delivery-worker';
 import { handleEdgeRequest } from './edge';
 import { routeMessage, type RouterEvent } from './message-router';
-import { ChangeMessageVisibilityBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand } from '@aws-sdk/client-sqs';
 import { MessageHistory } from './history';
 import { apiGatewayPoster } from './poster';
 import { PublishClaims } from './publish-claim';
@@ -24,8 +16,9 @@ import type { RetryScheduler } from './delivery-worker';
 import type { Runtime } from './runtime';
 
 /**
- * Builds each Lambda handler from a Runtime. `lambdas/<name>.ts` calls these with the
- * runtime made from `process.env`; the local cloud calls them with a runtime per region.
+ * Builds each Lambda handler from a Runtime holding the clients it uses. `lambdas/<name>.ts`
+ * calls these with the runtime made from `process.env`; the local cloud with a runtime per
+ * region. The authorizer's is in ./authorizer-handler, so its bundle holds no DynamoDB code.
  */
 
 /** The part of a WebSocket CONNECT/DISCONNECT event these handlers read. */
@@ -33,7 +26,7 @@ export interface ConnectionEvent {
   requestContext: { connectionId: string; authorizer?: unknown };
 }
 
-function connectionStore(runtime: Runtime): ConnectionStore {
+function connectionStore(runtime: Runtime<'dynamo'>): ConnectionStore {
   const { env } = runtime;
   return new ConnectionStore({
     dynamo: runtime.dynamo,
@@ -45,29 +38,7 @@ function connectionStore(runtime: Runtime): ConnectionStore {
   });
 }
 
-/** The HS256 secret: given directly (local cloud) or read from Secrets Manager and cached (AWS). */
-function jwtSecret(runtime: Runtime): () => Promise<string> {
-  const { JWT_SECRET, JWT_SECRET_ARN } = runtime.env;
-  if (JWT_SECRET) return async () => JWT_SECRET;
-  if (!JWT_SECRET_ARN) throw new Error('Relaymesh Lambda environment is invalid: set JWT_SECRET or JWT_SECRET_ARN');
-  return async () => {
-    const secret = await getSecret(JWT_SECRET_ARN, { maxAge: 300 });
-    if (typeof secret !== 'string' || secret.length < 32) throw new Error('JWT secret must be a string of at least 32 characters');
-    return secret;
-  };
-}
-
-function tokenPolicy(runtime: Runtime): TokenPolicy {
-  return { maxLifetimeSeconds: runtime.env.TOKEN_MAX_LIFETIME_SECONDS, clockToleranceSeconds: runtime.env.TOKEN_CLOCK_TOLERANCE_SECONDS };
-}
-
-export function createAuthorizerHandler(runtime: Runtime) {
-  const secret = jwtSecret(runtime);
-  const policy = tokenPolicy(runtime);
-  return (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => authorizeConnect(event, secret, policy);
-}
-
-export function createConnectHandler(runtime: Runtime) {
+export function createConnectHandler(runtime: Runtime<'dynamo'>) {
   const store = connectionStore(runtime);
   return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
     const claims = claimsFromContext(event.requestContext.authorizer);
@@ -76,7 +47,7 @@ export function createConnectHandler(runtime: Runtime) {
   };
 }
 
-export function createDisconnectHandler(runtime: Runtime) {
+export function createDisconnectHandler(runtime: Runtime<'dynamo' | 'sns'>) {
   const store = connectionStore(runtime);
   const publisher = { sns: runtime.sns, topicArn: runtime.env.TOPIC_ARN, region: runtime.region };
   return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
@@ -89,7 +60,7 @@ export function createDisconnectHandler(runtime: Runtime) {
   };
 }
 
-function messageHistory(runtime: Runtime): MessageHistory {
+function messageHistory(runtime: Runtime<'dynamo'>): MessageHistory {
   const { env } = runtime;
   return new MessageHistory({
     dynamo: runtime.dynamo,
@@ -107,15 +78,13 @@ const REPLAY_BUDGET_MS = 20_000;
 /** ... and workers stop holding messages back for a replay that died after 35 s. */
 const REPLAY_LEASE_MS = 35_000;
 
-function publishClaims(runtime: Runtime): PublishClaims {
+function publishClaims(runtime: Runtime<'dynamo'>): PublishClaims {
   const { env } = runtime;
   return new PublishClaims({ dynamo: runtime.dynamo, dedupTableName: env.DEDUP_TABLE, windowSeconds: env.DEDUP_WINDOW_SECONDS, pendingLeaseMs: PUBLISH_CLAIM_LEASE_MS });
 }
 
 /** Shortens the visibility of failed records, so SQS brings them back within seconds. */
-function visibilityRetry(runtime: Runtime, queueUrl: string): RetryScheduler {
-  // The same credentials and region as the other clients; only the worker needs SQS.
-  const sqs = new SQSClient({ region: runtime.region, credentials: runtime.dynamo.config.credentials, endpoint: runtime.env.AWS_ENDPOINT_URL_SQS });
+function visibilityRetry({ sqs }: Runtime<'sqs'>, queueUrl: string): RetryScheduler {
   return {
     async retryAfter(records, delaySeconds) {
       for (let i = 0; i < records.length; i += 10) {
@@ -126,7 +95,7 @@ function visibilityRetry(runtime: Runtime, queueUrl: string): RetryScheduler {
   };
 }
 
-function publisherOptions(runtime: Runtime): PublisherOptions {
+function publisherOptions(runtime: Runtime<'dynamo' | 'sns'>): PublisherOptions {
   return {
     sns: runtime.sns,
     topicArn: runtime.env.TOPIC_ARN,
@@ -137,7 +106,7 @@ function publisherOptions(runtime: Runtime): PublisherOptions {
   };
 }
 
-export function createMessageRouterHandler(runtime: Runtime) {
+export function createMessageRouterHandler(runtime: Runtime<'dynamo' | 'sns' | 'connections'>) {
   const { env } = runtime;
   const store = connectionStore(runtime);
   const publisher = publisherOptions(runtime);
@@ -169,7 +138,7 @@ export function createMessageRouterHandler(runtime: Runtime) {
   return (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event);
 }
 
-export function createDeliveryWorkerHandler(runtime: Runtime) {
+export function createDeliveryWorkerHandler(runtime: Runtime<'dynamo' | 'connections' | 'sqs'>) {
   const { env } = runtime;
   if (!env.EVENT_CLASS) throw new Error('Relaymesh Lambda environment is invalid: the delivery worker needs EVENT_CLASS');
   const eventClass = env.EVENT_CLASS;
@@ -195,7 +164,7 @@ export function createDeliveryWorkerHandler(runtime: Runtime) {
  * The HTTP edge. On AWS the drain switch is an SSM parameter (cached 5 s so a health-check
  * storm does not become an SSM storm); the local cloud passes its own switch.
  */
-export function createEdgeHandler(runtime: Runtime, isDrained?: () => Promise<boolean>) {
+export function createEdgeHandler(runtime: Runtime<'dynamo' | 'sns'>, isDrained?: () => Promise<boolean>) {
   const { env } = runtime;
   if (!env.WEBSOCKET_URL) throw new Error('Relaymesh Lambda environment is invalid: the edge needs WEBSOCKET_URL');
   const drainParameter = env.DRAIN_PARAMETER_NAME;

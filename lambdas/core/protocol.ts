@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 import { ProtocolError } from './errors';
 import { dataDepthProblem, numberProblem, type JsonValue } from './json-data';
 
@@ -15,34 +15,34 @@ import { dataDepthProblem, numberProblem, type JsonValue } from './json-data';
 export const CHANNEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_\-.:@=,;]{0,127}$/;
 export const ChannelSchema = z
   .string()
-  .regex(CHANNEL_PATTERN, 'must be 1-128 characters of letters, digits and _-.:@=,; starting with a letter or digit');
+  .check(z.regex(CHANNEL_PATTERN, 'must be 1-128 characters of letters, digits and _-.:@=,; starting with a letter or digit'));
 
 /** Client correlation id, echoed in the ack or error that answers the frame. */
-const RefSchema = z.union([z.string().max(64), z.number().int()]);
+const RefSchema = z.union([z.string().check(z.maxLength(64)), z.int()]);
 
 /** Idempotency key: the same id published twice within the dedup window is delivered once. */
-export const MessageIdSchema = z.string().regex(/^[A-Za-z0-9_\-.:]{1,128}$/, 'must be 1-128 characters of letters, digits and _-.:');
+export const MessageIdSchema = z.string().check(z.regex(/^[A-Za-z0-9_\-.:]{1,128}$/, 'must be 1-128 characters of letters, digits and _-.:'));
 
 export const EventClassSchema = z.enum(['critical', 'ephemeral']);
 
 /** Highest seq seen per origin region: a recovery vector, e.g. {"us-east-1":41,"eu-west-1":17}. */
-export const RecoveryVectorSchema = z.record(z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a region name'), z.number().int().min(0));
+export const RecoveryVectorSchema = z.record(z.string().check(z.regex(/^[a-z0-9-]{1,32}$/, 'must be a region name')), z.int().check(z.minimum(0)));
 export type RecoveryVector = z.output<typeof RecoveryVectorSchema>;
 
 export const SubscribeFrameSchema = z.strictObject({
   action: z.literal('subscribe'),
   channel: ChannelSchema,
   /** Replay what history holds after this vector, then continue live. */
-  since: RecoveryVectorSchema.optional(),
+  since: z.optional(RecoveryVectorSchema),
   /** Enter the channel's presence set: members are listed and join/leave events are sent. */
-  presence: z.boolean().optional(),
-  ref: RefSchema.optional(),
+  presence: z.optional(z.boolean()),
+  ref: z.optional(RefSchema),
 });
 
 export const UnsubscribeFrameSchema = z.strictObject({
   action: z.literal('unsubscribe'),
   channel: ChannelSchema,
-  ref: RefSchema.optional(),
+  ref: z.optional(RefSchema),
 });
 
 /**
@@ -56,23 +56,23 @@ export const PublishFrameSchema = z.strictObject({
   action: z.literal('publish'),
   channel: ChannelSchema,
   data: JsonDataSchema,
-  id: MessageIdSchema.optional(),
-  class: EventClassSchema.default('critical'),
-  ref: RefSchema.optional(),
+  id: z.optional(MessageIdSchema),
+  class: z._default(EventClassSchema, 'critical'),
+  ref: z.optional(RefSchema),
 });
 
 export const PresenceFrameSchema = z.strictObject({
   action: z.literal('presence'),
   channel: ChannelSchema,
   /** The `next` of the previous page. */
-  cursor: z.string().max(2048).optional(),
-  limit: z.number().int().min(1).max(100).default(100),
-  ref: RefSchema.optional(),
+  cursor: z.optional(z.string().check(z.maxLength(2048))),
+  limit: z._default(z.int().check(z.minimum(1), z.maximum(100)), 100),
+  ref: z.optional(RefSchema),
 });
 
 export const PingFrameSchema = z.strictObject({
   action: z.literal('ping'),
-  ref: RefSchema.optional(),
+  ref: z.optional(RefSchema),
 });
 
 export const ClientFrameSchema = z.discriminatedUnion('action', [
@@ -85,7 +85,7 @@ export const ClientFrameSchema = z.discriminatedUnion('action', [
 
 export type ClientFrame = z.output<typeof ClientFrameSchema>;
 export type PublishFrame = z.output<typeof PublishFrameSchema>;
-export const CLIENT_ACTIONS = ClientFrameSchema.options.map((o) => o.shape.action.value);
+export const CLIENT_ACTIONS = ClientFrameSchema.def.options.map((o) => o.shape.action.def.values[0]);
 
 export interface AckFrame {
   type: 'ack';
@@ -254,17 +254,17 @@ export const EnvelopeSchema = z.strictObject({
   id: MessageIdSchema,
   channel: ChannelSchema,
   data: JsonDataSchema,
-  origin: z.string().min(1),
-  ts: z.number().int().positive(),
+  origin: z.string().check(z.minLength(1)),
+  ts: z.int().check(z.positive()),
   class: EventClassSchema,
   /** Critical messages only: assigned by the origin region's counter. */
-  seq: z.number().int().positive().optional(),
+  seq: z.optional(z.int().check(z.positive())),
   /** Whether the client supplied `id` (only those can be retried, so only those are deduplicated). */
-  clientId: z.boolean().default(false),
+  clientId: z._default(z.boolean(), false),
   /** A presence event travels like an ephemeral message; `data` is its event and member. */
-  kind: z.enum(['message', 'presence']).default('message'),
+  kind: z._default(z.enum(['message', 'presence']), 'message'),
   /** The publisher's token subject, for audit; never sent to subscribers. */
-  publisher: z.string().optional(),
+  publisher: z.optional(z.string()),
 });
 export type Envelope = z.output<typeof EnvelopeSchema>;
 

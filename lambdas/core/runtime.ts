@@ -1,8 +1,10 @@
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import type { AwsCredentialIdentity, NodeHttpHandlerOptions } from '@smithy/types';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import * as z from './zod';
 
 /**
  * The environment contract of every Relaymesh Lambda. The CDK stacks set these variables on
@@ -11,78 +13,90 @@ import { z } from 'zod';
  * own service-specific endpoint variables; on AWS they are unset.
  */
 export const RuntimeEnvSchema = z.object({
-  AWS_REGION: z.string().min(1),
-  CONNECTIONS_TABLE: z.string().min(1),
-  SUBSCRIPTIONS_TABLE: z.string().min(1),
-  SEQUENCES_TABLE: z.string().min(1),
-  HISTORY_TABLE: z.string().min(1),
-  DEDUP_TABLE: z.string().min(1),
+  AWS_REGION: z.string().check(z.minLength(1)),
+  CONNECTIONS_TABLE: z.string().check(z.minLength(1)),
+  SUBSCRIPTIONS_TABLE: z.string().check(z.minLength(1)),
+  SEQUENCES_TABLE: z.string().check(z.minLength(1)),
+  HISTORY_TABLE: z.string().check(z.minLength(1)),
+  DEDUP_TABLE: z.string().check(z.minLength(1)),
   /** Every active region, comma-separated: recovery and presence read all their origins. */
-  REGIONS: z.string().regex(/^[a-z0-9-]+(,[a-z0-9-]+)*$/, 'must be a comma-separated list of regions').transform((s) => s.split(',')),
-  HISTORY_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
-  HISTORY_MAX_PER_CHANNEL: z.coerce.number().int().positive().default(1000),
-  MAX_REPLAY: z.coerce.number().int().positive().default(1000),
-  DEDUP_WINDOW_SECONDS: z.coerce.number().int().positive().default(3600),
-  REPLICATION_WAIT_MS: z.coerce.number().int().min(0).default(2000),
+  REGIONS: z.pipe(
+    z.string().check(z.regex(/^[a-z0-9-]+(,[a-z0-9-]+)*$/, 'must be a comma-separated list of regions')),
+    z.transform((s: string) => s.split(',')),
+  ),
+  HISTORY_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 24 * 3600),
+  HISTORY_MAX_PER_CHANNEL: z._default(z.coerce.number().check(z.int(), z.positive()), 1000),
+  MAX_REPLAY: z._default(z.coerce.number().check(z.int(), z.positive()), 1000),
+  DEDUP_WINDOW_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 3600),
+  REPLICATION_WAIT_MS: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 2000),
   /** Age past which a message has replicated everywhere, so a gap below it expired. */
-  HISTORY_SETTLE_SECONDS: z.coerce.number().int().positive().default(30),
+  HISTORY_SETTLE_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 30),
   /** Longest one PostToConnection may take, SDK retries included. */
-  POST_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+  POST_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 3000),
   /** Largest coalesced batch frame: API Gateway's frame size. */
-  MAX_BATCH_FRAME_BYTES: z.coerce.number().int().min(1024).default(32 * 1024),
+  MAX_BATCH_FRAME_BYTES: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 32 * 1024),
   /** Seconds before a record whose post failed is delivered again. */
-  RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(900).default(2),
+  RETRY_DELAY_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(900)), 2),
   /** Delivery worker only: its queue, to bring failed records back within seconds. */
-  QUEUE_URL: z.url().optional(),
+  QUEUE_URL: z.optional(z.url()),
   /** This region's fan-out topic. */
-  TOPIC_ARN: z.string().startsWith('arn:'),
+  TOPIC_ARN: z.string().check(z.startsWith('arn:')),
   /** The WebSocket API's management endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}). */
   CONNECTIONS_ENDPOINT: z.url(),
   /** Largest serialized publish `data`, bytes. */
-  MAX_PUBLISH_DATA_BYTES: z.coerce.number().int().positive().default(32 * 1024),
-  MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().positive().default(100),
+  MAX_PUBLISH_DATA_BYTES: z._default(z.coerce.number().check(z.int(), z.positive()), 32 * 1024),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: z._default(z.coerce.number().check(z.int(), z.positive()), 100),
   /** Per-connection token bucket for every frame but ping: average rate and burst. */
-  REQUESTS_PER_SECOND: z.coerce.number().positive().default(20),
-  REQUEST_BURST: z.coerce.number().int().positive().default(40),
+  REQUESTS_PER_SECOND: z._default(z.coerce.number().check(z.positive()), 20),
+  REQUEST_BURST: z._default(z.coerce.number().check(z.int(), z.positive()), 40),
   /** Subscribes with `since` replaying at once in one region. */
-  MAX_CONCURRENT_REPLAYS: z.coerce.number().int().positive().default(100),
+  MAX_CONCURRENT_REPLAYS: z._default(z.coerce.number().check(z.int(), z.positive()), 100),
   /** Connection items expire this long after connect (API Gateway's 2-hour cap plus slack). */
-  CONNECTION_TTL_SECONDS: z.coerce.number().int().positive().default(3 * 3600),
+  CONNECTION_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 3 * 3600),
   /** PostToConnection calls in flight per delivery worker invocation. */
-  DELIVERY_CONCURRENCY: z.coerce.number().int().positive().default(32),
+  DELIVERY_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.positive()), 32),
   /** Delivery worker only: the event class its queue carries, and that class's TTL (0 = none). */
-  EVENT_CLASS: z.enum(['critical', 'ephemeral']).optional(),
-  EVENT_TTL_SECONDS: z.coerce.number().int().min(0).default(0),
+  EVENT_CLASS: z.optional(z.enum(['critical', 'ephemeral'])),
+  EVENT_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 0),
   /** Tokens must carry `exp`, at most this long after `iat`; clocks may differ by the tolerance. */
-  TOKEN_MAX_LIFETIME_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
-  TOKEN_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(30),
+  TOKEN_MAX_LIFETIME_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 24 * 3600),
+  TOKEN_CLOCK_TOLERANCE_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 30),
   /** Authorizer: the HS256 secret itself (local cloud) or the Secrets Manager secret holding it (AWS). */
-  JWT_SECRET: z.string().min(32).optional(),
-  JWT_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  JWT_SECRET: z.optional(z.string().check(z.minLength(32))),
+  JWT_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
   /** Edge only: this region's public WebSocket URL, and the SSM parameter whose value "true" drains the region. */
-  WEBSOCKET_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
-  DRAIN_PARAMETER_NAME: z.string().min(1).optional(),
+  WEBSOCKET_URL: z.optional(z.string().check(z.regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL'))),
+  DRAIN_PARAMETER_NAME: z.optional(z.string().check(z.minLength(1))),
   /** Set by Lambda itself; the local cloud sets its own so DynamoDB Local sees one account. */
-  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
-  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
-  AWS_SESSION_TOKEN: z.string().min(1).optional(),
-  AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
-  AWS_ENDPOINT_URL_SNS: z.url().optional(),
-  AWS_ENDPOINT_URL_SQS: z.url().optional(),
+  AWS_ACCESS_KEY_ID: z.optional(z.string().check(z.minLength(1))),
+  AWS_SECRET_ACCESS_KEY: z.optional(z.string().check(z.minLength(1))),
+  AWS_SESSION_TOKEN: z.optional(z.string().check(z.minLength(1))),
+  AWS_ENDPOINT_URL_DYNAMODB: z.optional(z.url()),
+  AWS_ENDPOINT_URL_SNS: z.optional(z.url()),
+  AWS_ENDPOINT_URL_SQS: z.optional(z.url()),
 });
 
 export type RuntimeEnv = z.output<typeof RuntimeEnvSchema>;
 
-/** What every core module receives: its configuration and its AWS clients, nothing global. */
-export interface Runtime {
-  readonly env: RuntimeEnv;
-  readonly region: string;
+/** The AWS clients a handler may use; each function's runtime holds only those it needs. */
+export interface AwsClients {
   readonly dynamo: DynamoDBDocumentClient;
   readonly sns: SNSClient;
   readonly connections: ApiGatewayManagementApiClient;
+  readonly sqs: SQSClient;
+}
+export type ClientName = keyof AwsClients;
+
+/**
+ * What every core module receives: its configuration and the AWS clients named by `C`,
+ * nothing global. A function builds only its own clients, so its bundle holds only theirs.
+ */
+export type Runtime<C extends ClientName = never> = {
+  readonly env: RuntimeEnv;
+  readonly region: string;
   /** Where handlers report counters: CloudWatch Embedded Metric Format on Lambda. */
   readonly metrics: MetricsSink;
-}
+} & Pick<AwsClients, C>;
 
 export type MetricsSink = (dimensions: Record<string, string>, values: Record<string, number>) => void;
 
@@ -111,30 +125,75 @@ export function parseRuntimeEnv(env: Record<string, string | undefined>): Runtim
   return parsed.data;
 }
 
+/** What every client of a runtime shares; the client's factory adds its endpoint and sockets. */
+export interface ClientContext {
+  readonly env: RuntimeEnv;
+  /** The SDK client configuration for `endpoint` (undefined: AWS's own) and `maxSockets` sockets. */
+  config(endpoint: string | undefined, maxSockets?: number): SharedClientConfig;
+}
+
+export interface SharedClientConfig {
+  readonly region: string;
+  readonly credentials?: AwsCredentialIdentity;
+  readonly endpoint?: string;
+  readonly requestHandler: DynamoDBClientConfig['requestHandler'];
+}
+
+/** Builds one AWS client of a runtime (lambdas/core/aws-clients.ts). */
+export type ClientFactory<T> = (context: ClientContext) => T;
+
+export interface RuntimeOptions {
+  readonly metrics?: MetricsSink;
+  /**
+   * Local cloud only: turns the HTTP options of a client into its request handler (the fault
+   * injector's); on AWS the client gets the options themselves.
+   */
+  readonly requestHandler?: (options: NodeHttpHandlerOptions) => DynamoDBClientConfig['requestHandler'];
+}
+
 /**
- * `clientConfig` is for the local cloud only (its fault-injecting request handler, shared by the
- * three clients); on AWS it is absent and each client keeps the SDK's default.
+ * A connection attempt fails after 1 s and a request after 3 s (the SDK then retries it): a
+ * frozen dependency fails the call instead of holding a publish until API Gateway's 29 s limit.
  */
-export function runtimeFromEnv(
+export const CONNECTION_TIMEOUT_MS = 1000;
+export const REQUEST_TIMEOUT_MS = 3000;
+/** The SDK's own default; the @connections client gets the delivery concurrency instead. */
+export const DEFAULT_MAX_SOCKETS = 50;
+
+/** The HTTP options of every Lambda SDK client: the timeouts above and keep-alive sockets. */
+export function httpHandlerOptions(maxSockets: number): NodeHttpHandlerOptions {
+  const agent = { keepAlive: true, maxSockets };
+  return {
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true,
+    httpAgent: agent,
+    httpsAgent: agent,
+  };
+}
+
+/**
+ * The runtime of one function: its env parsed, and one client per factory given, e.g.
+ * `runtimeFromEnv(process.env, { dynamo: dynamoClient })`. The local cloud passes every factory.
+ */
+export function runtimeFromEnv<C extends ClientName>(
   rawEnv: Record<string, string | undefined>,
-  metrics: MetricsSink = embeddedMetricFormat,
-  clientConfig?: { requestHandler?: DynamoDBClientConfig['requestHandler'] },
-): Runtime {
+  factories: { readonly [K in C]: ClientFactory<AwsClients[K]> },
+  options: RuntimeOptions = {},
+): Runtime<C> {
   const env = parseRuntimeEnv(rawEnv);
   const region = env.AWS_REGION;
   const credentials =
     env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN }
       : undefined;
-  return {
+  const toHandler = options.requestHandler ?? ((httpOptions) => httpOptions);
+  const context: ClientContext = {
     env,
-    region,
-    dynamo: DynamoDBDocumentClient.from(
-      new DynamoDBClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, ...clientConfig }),
-      { marshallOptions: { removeUndefinedValues: true } },
-    ),
-    sns: new SNSClient({ region, credentials, endpoint: env.AWS_ENDPOINT_URL_SNS, ...clientConfig }),
-    connections: new ApiGatewayManagementApiClient({ region, credentials, endpoint: env.CONNECTIONS_ENDPOINT, ...clientConfig }),
-    metrics,
+    config: (endpoint, maxSockets = DEFAULT_MAX_SOCKETS) => ({ region, credentials, endpoint, requestHandler: toHandler(httpHandlerOptions(maxSockets)) }),
   };
+  const clients = Object.fromEntries(
+    Object.entries<ClientFactory<unknown>>(factories).map(([name, factory]) => [name, factory(context)]),
+  ) as Pick<AwsClients, C>;
+  return { env, region, metrics: options.metrics ?? embeddedMetricFormat, ...clients };
 }

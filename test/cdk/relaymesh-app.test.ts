@@ -181,6 +181,14 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     }
   });
 
+  it('THEN no function applies source maps at run time by default (no NODE_OPTIONS=--enable-source-maps)', () => {
+    for (const stack of stacks.regions) {
+      for (const [id, fn] of Object.entries(template(stack).findResources('AWS::Lambda::Function'))) {
+        expect(fn.Properties.Environment.Variables.NODE_OPTIONS, id).toBeUndefined();
+      }
+    }
+  });
+
   it('THEN function memory follows the config defaults: 1024 MB for both delivery workers, 512 MB for the router, 256 MB for the rest', () => {
     for (const stack of stacks.regions) {
       const functions = Object.entries(template(stack).findResources('AWS::Lambda::Function'));
@@ -306,6 +314,18 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     for (const stack of [...stacks.regions, stacks.edge!]) {
       template(stack).resourceCountIs('AWS::Route53::RecordSet', 0);
       template(stack).resourceCountIs('AWS::Route53::HealthCheck', 0);
+    }
+  });
+});
+
+describe('GIVEN the app synthesized with functions.sourceMaps on', () => {
+  it('THEN every function of every region applies its source maps at run time', () => {
+    const app = testApp();
+    const stacks = addRelaymeshStacks(app, loadConfig({ regions: REGIONS.slice(0, 2), functions: { sourceMaps: true } }));
+    for (const stack of stacks.regions) {
+      const functions = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
+      expect(functions).toHaveLength(7);
+      for (const [id, fn] of functions) expect(fn.Properties.Environment.Variables.NODE_OPTIONS, id).toBe('--enable-source-maps');
     }
   });
 });

@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HandlerName } from '../../lib/relaymesh-function';
+import { buildBundles, type BuiltBundle } from '../../bench/bundles';
+
+/** The AWS SDK clients each function uses (lambdas/<name>.ts): no bundle may hold another. */
+const CLIENTS: Record<HandlerName, string[]> = {
+  authorizer: ['@aws-sdk/client-secrets-manager'],
+  connect: ['@aws-sdk/client-dynamodb'],
+  disconnect: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sns'],
+  'message-router': ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sns', '@aws-sdk/client-apigatewaymanagementapi'],
+  'delivery-worker': ['@aws-sdk/client-dynamodb', '@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-sqs'],
+  edge: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sns', '@aws-sdk/client-ssm', '@aws-sdk/client-secrets-manager'],
+};
+
+/**
+ * Ceilings, bytes, untraced: today's sizes plus ~5 %, so a dependency that creeps back in fails
+ * here. The issue's 250 kB budget is met by the authorizer only; the rest is the bundled SDK's
+ * shared core (~155 kB) plus each client (README, Lambda bundles).
+ */
+const CEILING_BYTES: Record<HandlerName, number> = {
+  authorizer: 240_000,
+  connect: 285_000,
+  disconnect: 325_000,
+  'message-router': 370_000,
+  'delivery-worker': 350_000,
+  edge: 460_000,
+};
+
+describe('GIVEN every Lambda entry built with the CDK bundling options', () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'relaymesh-bundles-'));
+  let untraced: BuiltBundle[];
+  let traced: BuiltBundle[];
+
+  beforeAll(async () => {
+    [untraced, traced] = await Promise.all([buildBundles(join(outDir, 'off'), { tracing: false }), buildBundles(join(outDir, 'on'), { tracing: true })]);
+  });
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('THEN each bundle holds the SDK clients its function uses and no other', () => {
+    for (const bundle of untraced) {
+      const clients = [...bundle.packages].filter((name) => name.startsWith('@aws-sdk/client-')).sort();
+      expect(clients, bundle.handler).toEqual([...CLIENTS[bundle.handler]].sort());
+    }
+  });
+
+  it('THEN no bundle holds classic zod, only zod/mini', () => {
+    for (const bundle of untraced) {
+      expect(bundle.inputs.filter((path) => path.includes('node_modules/zod/v4/mini/')), bundle.handler).not.toEqual([]);
+      expect(bundle.inputs.filter((path) => path.includes('node_modules/zod/v4/classic/')), bundle.handler).toEqual([]);
+    }
+  });
+
+  it('THEN an untraced bundle leaves the Tracer and the X-Ray SDK out, and a traced one has them', () => {
+    for (const bundle of untraced) expect(bundle.packages.has('aws-xray-sdk-core'), bundle.handler).toBe(false);
+    for (const bundle of traced) expect(bundle.packages.has('aws-xray-sdk-core'), bundle.handler).toBe(true);
+  });
+
+  it('THEN every bundle stays within its size ceiling', () => {
+    for (const bundle of untraced) expect(bundle.bytes, bundle.handler).toBeLessThanOrEqual(CEILING_BYTES[bundle.handler]);
+  });
+});
