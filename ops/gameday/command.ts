@@ -8,7 +8,7 @@ import { mintToken } from '../../local/dev-token';
 import { nonNegativeNumber, OpsError, positiveInteger, positiveNumber, type Io } from '../cli-support';
 import { addTargetOptions, resolveTarget, type AwsTarget, type LocalTarget, type TargetOptions } from '../target';
 import { runDrill, type DrillPorts } from './drill';
-import { DOWN_MODES, drillPlan, PUBLISH_CLASSES, type DownMode, type DrillPlan } from './plan';
+import { DOWN_MODES, drillPlan, drillSchedule, PUBLISH_CLASSES, type DownMode, type DrillPlan } from './plan';
 import { renderHtml, renderSummary } from './render';
 import { buildReport, type GamedayReport } from './report';
 import { awsSwitch, findEndpointGroupArn, localSwitch, type RegionSwitch } from './switches';
@@ -102,21 +102,20 @@ export function addGamedayCommand(program: Command, io: Io, deps: GamedayDeps = 
     .option('--token <jwt>', 'with --aws: the token every client connects with (default: $RELAYMESH_TOKEN)')
     .option('--endpoint-group-arn <arn>', 'with --aws --mode fail: the down region\'s endpoint group (default: looked up in the accelerator the edge stack names)')
     .action(async (options: GamedayOptions) => {
+      const schedule = drillSchedule({
+        clients: options.clients,
+        channels: options.channels,
+        rate: options.rate,
+        eventClass: options.class,
+        mode: options.mode,
+        atSeconds: options.at,
+        forSeconds: options.for,
+        durationSeconds: options.duration,
+        settleSeconds: options.settle,
+      });
       const target = await resolveTarget(options, io);
       try {
-        const plan = drillPlan({
-          clients: options.clients,
-          channels: options.channels,
-          rate: options.rate,
-          eventClass: options.class,
-          regions: target.regions,
-          down: options.down,
-          mode: options.mode,
-          atSeconds: options.at,
-          forSeconds: options.for,
-          durationSeconds: options.duration,
-          settleSeconds: options.settle,
-        });
+        const plan = drillPlan(schedule, target.regions, options.down);
         let ports: DrillPorts;
         if (target.kind === 'local') ports = localPorts(target, plan, deps, io);
         else {

@@ -22,15 +22,15 @@ export interface DrillPlan {
   settleSeconds: number;
 }
 
-/** The plan's cross-option rules; each option's own form is checked by its parser. */
-const DrillPlanSchema = z
+export type DrillSchedule = Omit<DrillPlan, 'regions' | 'down'>;
+
+/** The rules between the options that need no cloud to check. */
+const DrillScheduleSchema = z
   .object({
     clients: z.number(),
     channels: z.number(),
     rate: z.number(),
     eventClass: z.enum(PUBLISH_CLASSES),
-    regions: z.array(z.string()).min(2, 'a failover drill needs at least two regions: one to take down, one to fail over to'),
-    down: z.string(),
     mode: z.enum(DOWN_MODES),
     atSeconds: z.number(),
     forSeconds: z.number(),
@@ -40,18 +40,26 @@ const DrillPlanSchema = z
   .check((ctx) => {
     const plan = ctx.value;
     const issue = (message: string) => ctx.issues.push({ code: 'custom', message, input: plan });
-    if (!plan.regions.includes(plan.down)) issue(`--down ${plan.down}: not one of the regions (${plan.regions.join(', ')})`);
     if (plan.atSeconds + plan.forSeconds > plan.durationSeconds) {
-      issue(`--at ${plan.atSeconds} + --for ${plan.forSeconds} = ${plan.atSeconds + plan.forSeconds} s is beyond --duration ${plan.durationSeconds} s: the region must be back before the drill ends, so recovery is measured`);
+      issue(`--at ${plan.atSeconds} + --for ${plan.forSeconds} = ${plan.atSeconds + plan.forSeconds} s is beyond --duration ${plan.durationSeconds} s: the region must be back before publishing stops, so recovery is measured`);
     }
     if (plan.clients < plan.channels) issue(`--clients ${plan.clients} is fewer than --channels ${plan.channels}: every channel needs a subscriber`);
   });
 
-/** The plan, or an OpsError naming the first rule it breaks. */
-export function drillPlan(input: DrillPlan): DrillPlan {
-  const parsed = DrillPlanSchema.safeParse(input);
-  if (!parsed.success) throw new OpsError(parsed.error.issues[0]!.message);
+const firstIssue = (error: z.ZodError) => new OpsError(error.issues[0]!.message);
+
+/** The schedule, or an OpsError naming the first rule it breaks: checked before any cloud is asked. */
+export function drillSchedule(input: DrillSchedule): DrillSchedule {
+  const parsed = DrillScheduleSchema.safeParse(input);
+  if (!parsed.success) throw firstIssue(parsed.error);
   return parsed.data;
+}
+
+/** The plan for the target's regions, or an OpsError naming the first rule it breaks. */
+export function drillPlan(schedule: DrillSchedule, regions: readonly string[], down: string): DrillPlan {
+  if (regions.length < 2) throw new OpsError(`A failover drill needs at least two regions, one to take down and one to fail over to; the target has ${regions.join(', ')}.`);
+  if (!regions.includes(down)) throw new OpsError(`--down ${down}: not one of the regions (${regions.join(', ')}).`);
+  return { ...drillSchedule(schedule), regions, down };
 }
 
 /** Client `index`'s channel and the region it plays a user near: every channel has subscribers in every region. */
