@@ -1,34 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProgram } from '../cli';
+import { dryRunLine, relaymeshWithoutCredentials, useShopConfig } from '../cli-test-support';
 
-let dir: string;
-let config: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'relaymesh-gameday-'));
-  config = join(dir, 'cdk.json');
-  await writeFile(config, JSON.stringify({ context: { relaymesh: { appName: 'shop', regions: ['us-east-1', 'eu-west-1'] } } }));
-});
-
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-/** Runs `relaymesh <args>` in-process; with no credentials anywhere, an AWS call that got out would fail the command. */
-async function relaymesh(...args: string[]): Promise<string[]> {
-  const printed: string[] = [];
-  const saved = { ...process.env };
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'relaymesh-none', AWS_EC2_METADATA_DISABLED: 'true' });
-  try {
-    await createProgram({ out: (text) => printed.push(...text.split('\n')), err: (text) => printed.push(text) }).parseAsync(args, { from: 'user' });
-  } finally {
-    process.env = saved;
-  }
-  return printed;
-}
+const shop = useShopConfig();
+const relaymesh = relaymeshWithoutCredentials;
 
 /** The lines printed before the command rejected. */
 async function refusal(...args: string[]): Promise<{ error: Error; printed: string[] }> {
@@ -43,7 +19,7 @@ async function refusal(...args: string[]): Promise<{ error: Error; printed: stri
   return { error, printed };
 }
 
-const call = (region: string, operation: string, input: object) => `[dry run] ${region} ${operation} ${JSON.stringify(input)}`;
+const call = dryRunLine;
 
 describe('relaymesh gameday option checks', () => {
   it('refuses a --mode other than drain or fail, naming the choices', async () => {
@@ -52,7 +28,7 @@ describe('relaymesh gameday option checks', () => {
   });
 
   it('refuses a down window that ends after the drill, before looking for a cloud', async () => {
-    const { error } = await refusal('gameday', '--down', 'eu-west-1', '--at', '60', '--for', '40', '--duration', '90', '--state-file', join(dir, 'none.json'));
+    const { error } = await refusal('gameday', '--down', 'eu-west-1', '--at', '60', '--for', '40', '--duration', '90', '--state-file', join(shop.dir, 'none.json'));
     expect(error.message).toBe('--at 60 + --for 40 = 100 s is beyond --duration 90 s: the region must be back before publishing stops, so recovery is measured');
   });
 
@@ -62,7 +38,7 @@ describe('relaymesh gameday option checks', () => {
   });
 
   it('refuses a --down region the target does not run', async () => {
-    const { error } = await refusal('gameday', '--aws', '--dry-run', '--config', config, '--down', 'ap-south-1');
+    const { error } = await refusal('gameday', '--aws', '--dry-run', '--config', shop.config, '--down', 'ap-south-1');
     expect(error.message).toBe('--down ap-south-1: not one of the regions (us-east-1, eu-west-1).');
   });
 
@@ -72,14 +48,14 @@ describe('relaymesh gameday option checks', () => {
   });
 
   it('needs --edge-url for the clients on AWS', async () => {
-    const { error } = await refusal('gameday', '--aws', '--config', config, '--down', 'eu-west-1');
+    const { error } = await refusal('gameday', '--aws', '--config', shop.config, '--down', 'eu-west-1');
     expect(error.message).toMatch(/^--aws: pass --edge-url/);
   });
 });
 
 describe('relaymesh gameday --aws --dry-run', () => {
   it('--mode fail prints the accelerator lookup and the traffic dial of the region to 0 % and back to 100 %, in us-west-2', async () => {
-    const printed = await relaymesh('gameday', '--aws', '--dry-run', '--config', config, '--down', 'eu-west-1', '--mode', 'fail', '--at', '10', '--for', '20', '--duration', '60');
+    const printed = await relaymesh('gameday', '--aws', '--dry-run', '--config', shop.config, '--down', 'eu-west-1', '--mode', 'fail', '--at', '10', '--for', '20', '--duration', '60');
     const accelerator = 'arn:aws:globalaccelerator::<account>:accelerator/<accelerator id>';
     const listener = `${accelerator}/listener/<listener id>`;
     const group = `${listener}/endpoint-group/<eu-west-1 group id>`;
@@ -97,7 +73,7 @@ describe('relaymesh gameday --aws --dry-run', () => {
 
   it('--endpoint-group-arn skips the lookup', async () => {
     const arn = 'arn:aws:globalaccelerator::123456789012:accelerator/a/listener/l/endpoint-group/g';
-    const printed = await relaymesh('gameday', '--aws', '--dry-run', '--config', config, '--down', 'eu-west-1', '--endpoint-group-arn', arn);
+    const printed = await relaymesh('gameday', '--aws', '--dry-run', '--config', shop.config, '--down', 'eu-west-1', '--endpoint-group-arn', arn);
     expect(printed.filter((line) => line.startsWith('[dry run]'))).toEqual([
       call('us-west-2', 'GlobalAccelerator.UpdateEndpointGroup', { EndpointGroupArn: arn, TrafficDialPercentage: 0 }),
       call('us-west-2', 'GlobalAccelerator.UpdateEndpointGroup', { EndpointGroupArn: arn, TrafficDialPercentage: 100 }),
@@ -105,7 +81,7 @@ describe('relaymesh gameday --aws --dry-run', () => {
   });
 
   it('--mode drain prints the SSM drain flag of the region set to true and back to false', async () => {
-    const printed = await relaymesh('gameday', '--aws', '--dry-run', '--config', config, '--down', 'eu-west-1', '--mode', 'drain');
+    const printed = await relaymesh('gameday', '--aws', '--dry-run', '--config', shop.config, '--down', 'eu-west-1', '--mode', 'drain');
     expect(printed.filter((line) => line.startsWith('[dry run]'))).toEqual([
       call('eu-west-1', 'SSM.PutParameter', { Name: '/shop/edge/drain', Value: 'true', Type: 'String', Overwrite: true }),
       call('eu-west-1', 'SSM.PutParameter', { Name: '/shop/edge/drain', Value: 'false', Type: 'String', Overwrite: true }),
