@@ -72,19 +72,23 @@ export async function runDrill(plan: DrillPlan, ports: DrillPorts, runId: string
   }, PROGRESS_EVERY_MS);
 
   try {
+    // A switch that fails stops the drill: publishing on would measure a failover that never happened.
+    const stopped = new AbortController();
     const switches = (async () => {
       await sleep(plan.atSeconds * 1000);
-      await ports.takeDown();
+      // Down from the attempt on: a switch that timed out may still have been thrown.
       down = true;
+      await ports.takeDown();
       event(`${plan.down} taken down (${plan.mode})`);
       await sleep(startMs + (plan.atSeconds + plan.forSeconds) * 1000 - Date.now());
       await ports.bringBack();
       down = false;
       event(`${plan.down} brought back`);
     })();
+    switches.catch(() => stopped.abort());
 
     const total = Math.floor(plan.rate * plan.durationSeconds);
-    for (let n = 0; n < total; n++) {
+    for (let n = 0; n < total && !stopped.signal.aborted; n++) {
       await sleep(startMs + (n * 1000) / plan.rate - Date.now());
       const publisher = clients[n % clients.length]!;
       published++;
@@ -129,8 +133,11 @@ export async function runDrill(plan: DrillPlan, ports: DrillPorts, runId: string
     };
   } finally {
     clearInterval(progress);
-    if (down) await ports.bringBack();
-    await Promise.all(clients.map((c) => c.sdk.close()));
+    try {
+      if (down) await ports.bringBack();
+    } finally {
+      await Promise.all(clients.map((c) => c.sdk.close()));
+    }
   }
 }
 

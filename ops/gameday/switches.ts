@@ -10,11 +10,14 @@ export interface RegionSwitch {
   bringBack(): Promise<void>;
 }
 
-/** The local cloud's game-day controls on its edge: POST /control/<region>/<drain|undrain|fail|restore>. */
+/**
+ * The local cloud's game-day controls on its edge: POST /control/<region>/<drain|undrain|fail|restore>.
+ * A cloud busy with the drill's own load answers slowly, hence the long timeout.
+ */
 export function localSwitch(edgeUrl: string, region: string, mode: DownMode): RegionSwitch {
   const post = async (action: string) => {
     const url = `${edgeUrl}/control/${encodeURIComponent(region)}/${action}`;
-    const response = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(10_000) }).catch((error: unknown) => {
+    const response = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(30_000) }).catch((error: unknown) => {
       throw new OpsError(`The local cloud's edge does not answer POST ${url} (${String(error)}): is \`npm start\` still running?`);
     });
     if (!response.ok) {
