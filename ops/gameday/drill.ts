@@ -63,6 +63,7 @@ export async function runDrill(plan: DrillPlan, ports: DrillPorts, runId: string
   let published = 0;
   const publishes: Promise<void>[] = [];
   let down = false;
+  const downWindow: DrillRun['downWindow'] = { from: plan.atSeconds, to: plan.atSeconds + plan.forSeconds };
   const progress = setInterval(() => {
     const reconnecting = clients.filter((c) => c.sdk.state !== 'open').length;
     const delivered = clients.reduce((n, c) => n + c.run.ledger.handed.length, 0);
@@ -79,10 +80,12 @@ export async function runDrill(plan: DrillPlan, ports: DrillPorts, runId: string
       // Down from the attempt on: a switch that timed out may still have been thrown.
       down = true;
       await ports.takeDown();
+      downWindow.from = Number(seconds().toFixed(1));
       event(`${plan.down} taken down (${plan.mode})`);
       await sleep(startMs + (plan.atSeconds + plan.forSeconds) * 1000 - Date.now());
       await ports.bringBack();
       down = false;
+      downWindow.to = Number(seconds().toFixed(1));
       event(`${plan.down} brought back`);
     })();
     switches.catch(() => stopped.abort());
@@ -127,6 +130,7 @@ export async function runDrill(plan: DrillPlan, ports: DrillPorts, runId: string
       acknowledged,
       acknowledgedAsDuplicate,
       settled,
+      downWindow,
       events,
       timeline,
       clients: clients.map((c) => c.run),

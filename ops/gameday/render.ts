@@ -108,7 +108,7 @@ const table = (header: readonly string[], rows: readonly (readonly (string | num
 /** The report as one self-contained HTML page: inline CSS and SVG, nothing fetched. */
 export function renderHtml(report: GamedayReport): string {
   const { plan, totals, reconnects, recoveries, verdict, timeline } = report;
-  const down = { from: plan.atSeconds, to: plan.atSeconds + plan.forSeconds, label: `${plan.down} ${plan.mode === 'fail' ? 'failed' : 'drained'}` };
+  const down = { ...report.downWindow, label: `${plan.down} ${plan.mode === 'fail' ? 'failed' : 'drained'}` };
   const deliveries = chart(
     'Deliveries to apps per second, by the region of the receiving socket',
     Object.entries(timeline.deliveriesPerSecond).map(([region, values], i) => ({ name: region, color: PALETTE[i % PALETTE.length]!, values, shape: 'line' as const })),
@@ -117,10 +117,10 @@ export function renderHtml(report: GamedayReport): string {
     320,
   );
   const disruptions = chart(
-    'Reconnects and errors per second',
+    'Reconnects, and errors (publish retries and failures, client errors), per second',
     [
       { name: 'reconnects', color: '#1f77b4', values: timeline.reconnectsPerSecond, shape: 'bar' },
-      { name: 'errors (publish retries, failures, client)', color: '#d62728', values: timeline.errorsPerSecond, shape: 'bar' },
+      { name: 'errors', color: '#d62728', values: timeline.errorsPerSecond, shape: 'bar' },
     ],
     timeline.seconds,
     down,

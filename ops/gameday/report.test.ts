@@ -48,6 +48,7 @@ function run(clients: ClientRun[], timeline = new Timeline()): DrillRun {
     acknowledged: 3,
     acknowledgedAsDuplicate: 1,
     settled: true,
+    downWindow: { from: 1, to: 2 },
     events: [{ at: 1, text: `${EU} taken down (fail)` }],
     timeline,
     clients,

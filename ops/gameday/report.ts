@@ -85,6 +85,8 @@ export interface DrillRun {
   acknowledgedAsDuplicate: number;
   /** Whether every subscriber had every message it was owed before the settle time ran out. */
   settled: boolean;
+  /** When the region was down, in seconds from the start: as switched, which a busy cloud makes later than planned. */
+  downWindow: { from: number; to: number };
   /** Seconds from the start: the switch thrown, thrown back, publishing stopped… */
   events: Array<{ at: number; text: string }>;
   timeline: Timeline;
@@ -144,6 +146,7 @@ export interface GamedayReport {
   publishErrors: { retried: Record<string, number>; failed: Record<string, number> };
   clientErrors: Record<string, number>;
   regions: Array<{ region: string; clientsAtStart: number; clientsAtEnd: number; delivered: number; reconnectedFrom: number }>;
+  downWindow: { from: number; to: number };
   events: Array<{ at: number; text: string }>;
   timeline: TimelineFigures;
   clients: ClientFigures[];
@@ -249,6 +252,7 @@ export function buildReport(run: DrillRun): GamedayReport {
     },
     clientErrors: run.clients.reduce((total, c) => sumInto(total, c.errors), {} as Record<string, number>),
     regions,
+    downWindow: run.downWindow,
     events: run.events,
     timeline: run.timeline.toJSON(),
     clients,
