@@ -15,6 +15,7 @@ export function renderSummary(report: GamedayReport): string {
       ['published', count(totals.published)],
       ['acknowledged', `${count(totals.acknowledged)} (repeats of an earlier attempt ${count(totals.acknowledgedAsDuplicate)})`],
       ['failed for good', count(totals.publishFailed)],
+      ['unanswered at the end', count(totals.unanswered)],
       ['deliveries owed', count(totals.expected)],
       ['delivered to apps', count(totals.delivered)],
       ['lost', count(totals.lost)],
@@ -37,7 +38,13 @@ export function renderSummary(report: GamedayReport): string {
     : verdict.guaranteesHeld
       ? 'Guarantees held: every acknowledged critical message reached every subscriber exactly once, in order per origin.'
       : [`GUARANTEE BROKEN: ${verdict.violationCount} violations; the first:`, ...verdict.violations.slice(0, 10).map((v) => `  ${v}`)].join('\n');
-  return [figures, regions, verdictLine].join('\n\n');
+  const notAcknowledged = totals.publishFailed + totals.unanswered;
+  // The guarantees cover what was acknowledged: a drill the cloud mostly left unanswered proves little.
+  const load =
+    notAcknowledged > 0
+      ? `\n${count(notAcknowledged)} of ${count(totals.published)} publishes were not acknowledged (${count(totals.publishFailed)} failed, ${count(totals.unanswered)} unanswered): the verdict covers the ${count(totals.acknowledged)} that were. Many unanswered means the cloud could not keep up: lower --rate or --clients.`
+      : '';
+  return [figures, regions, verdictLine + load].join('\n\n');
 }
 
 const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -158,6 +165,7 @@ ${table(
     ['published', totals.published],
     ['acknowledged', `${totals.acknowledged} (repeats of an earlier attempt: ${totals.acknowledgedAsDuplicate})`],
     ['publishes failed for good (not acknowledged, not owed)', totals.publishFailed],
+    ['publishes unanswered when the drill ended (not owed)', totals.unanswered],
     ['deliveries owed (acknowledged critical × subscribers)', totals.expected],
     ['delivered to apps', totals.delivered],
     ['lost', totals.lost],

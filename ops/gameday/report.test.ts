@@ -81,7 +81,7 @@ describe('buildReport', () => {
       ]),
     );
     expect(report.verdict).toEqual({ guaranteesHeld: true, judged: true, settled: true, violationCount: 0, violations: [] });
-    expect(report.totals).toEqual({ published: 4, acknowledged: 3, acknowledgedAsDuplicate: 1, publishFailed: 1, expected: 9, delivered: 9, lost: 0, duplicates: 0, outOfOrder: 0 });
+    expect(report.totals).toEqual({ published: 4, acknowledged: 3, acknowledgedAsDuplicate: 1, publishFailed: 1, unanswered: 0, expected: 9, delivered: 9, lost: 0, duplicates: 0, outOfOrder: 0 });
     expect(report.reconnects).toEqual({ count: 3, clients: 2, p50Ms: 300, p99Ms: 900, maxMs: 900 });
     expect(report.publishErrors).toEqual({ retried: { disconnected: 2 }, failed: { timeout: 1 } });
     expect(report.regions).toEqual([
@@ -136,7 +136,7 @@ describe('buildReport', () => {
 });
 
 describe('rendering', () => {
-  it('writes a self-contained page with the chart and the figures, and a terminal summary with the verdict', () => {
+  it('writes a self-contained page with the chart and the figures, and a terminal summary with the verdict and what it does not cover', () => {
     const report = buildReport(run([client(0, [1, 2, 3]), client(1, [1, 3])]));
     const html = renderHtml(report);
     expect(html).toContain('<svg');
@@ -146,5 +146,6 @@ describe('rendering', () => {
     const summary = renderSummary(report);
     expect(summary).toMatch(/lost\s+1/);
     expect(summary).toContain('GUARANTEE BROKEN: 1 violations');
+    expect(summary).toContain('1 of 4 publishes were not acknowledged (0 failed, 1 unanswered): the verdict covers the 3 that were.');
   });
 });

@@ -134,6 +134,8 @@ export interface GamedayReport {
     acknowledged: number;
     acknowledgedAsDuplicate: number;
     publishFailed: number;
+    /** Publishes neither acknowledged nor failed when the drill ended: the cloud had not answered them yet. */
+    unanswered: number;
     /** Deliveries owed: each acknowledged critical message times its channel's subscribers. */
     expected: number;
     delivered: number;
@@ -227,6 +229,7 @@ export function buildReport(run: DrillRun): GamedayReport {
       acknowledged: run.acknowledged,
       acknowledgedAsDuplicate: run.acknowledgedAsDuplicate,
       publishFailed: sum(Object.values(failedByCode)),
+      unanswered: run.published - run.acknowledged - sum(Object.values(failedByCode)),
       expected: sum(clients.map((c) => c.expected)),
       delivered: sum(clients.map((c) => c.delivered)),
       lost: sum(clients.map((c) => c.lost)),
