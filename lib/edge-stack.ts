@@ -6,10 +6,10 @@ import { GlobalAcceleratorTarget } from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
 import type { RelaymeshConfig } from './config';
 import type { RegionalEdge } from './regional-edge';
+import { acceleratorName, GLOBAL_ACCELERATOR_REGION } from './edge-names';
 import { edgeDomainName } from './naming';
 
-/** Global Accelerator's control plane lives in us-west-2; its resources are created there. */
-export const GLOBAL_ACCELERATOR_REGION = 'us-west-2';
+export { GLOBAL_ACCELERATOR_REGION };
 
 export interface EdgeStackProps extends StackProps {
   readonly config: RelaymeshConfig;
@@ -36,7 +36,7 @@ export class EdgeStack extends Stack {
     const port = edges[0].port;
     if (edges.some((e) => e.port !== port)) throw new Error('EdgeStack: every regional edge must listen on the same port');
 
-    this.accelerator = new Accelerator(this, 'Accelerator', { acceleratorName: `${config.appName}-edge` });
+    this.accelerator = new Accelerator(this, 'Accelerator', { acceleratorName: acceleratorName(config.appName) });
     const listener = this.accelerator.addListener('Listener', {
       portRanges: [{ fromPort: port }],
       protocol: ConnectionProtocol.TCP,

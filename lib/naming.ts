@@ -20,8 +20,7 @@ export const dataNamePrefix = (config: { appName: string; nameSuffix?: string })
 /** Secrets Manager name of the JWT signing secret, replicated to every region; `prefix` is dataNamePrefix. */
 export const jwtSecretName = (prefix: string): string => `${prefix}/jwt-hs256`;
 
-/** SSM parameter whose value "true" makes a region's /health fail on purpose (drain). */
-export const drainParameterName = (appName: string): string => `/${appName}/edge/drain`;
+export { drainParameterName } from './edge-names';
 
 export const regionStackName = (appName: string, region: string): string => `${appName}-${region}`;
 export const fanoutStackName = (appName: string, region: string): string => `${appName}-fanout-${region}`;

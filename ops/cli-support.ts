@@ -10,9 +10,15 @@ export interface Io {
   err(text: string): void;
 }
 
-/** A failure the operator can act on: printed as its message alone, exit status 1. */
+/** A failure the operator can act on: printed as its message alone, exit status 1 unless told otherwise. */
 export class OpsError extends Error {
   override readonly name = 'OpsError';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
 }
 
 /** The Relaymesh config from a cdk.json's `context.relaymesh`, as the CDK app and `npm start` read it. */

@@ -11,6 +11,6 @@ try {
   if (error instanceof CommanderError) process.exitCode = error.exitCode;
   else if (error instanceof OpsError) {
     io.err(error.message);
-    process.exitCode = 1;
+    process.exitCode = error.exitCode;
   } else throw error;
 }

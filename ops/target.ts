@@ -1,10 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { GlobalAcceleratorClient } from '@aws-sdk/client-global-accelerator';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { EVENT_CLASSES } from '../lib/config';
-import { formatCall, printCallsInstead, type AwsCall } from './aws-dry-run';
+import { GLOBAL_ACCELERATOR_REGION } from '../lib/edge-names';
+import { emptyDeploymentAnswer, formatCall, printCallsInstead, type AwsCall } from './aws-dry-run';
 import { OpsError, readConfig, regionList, type Io } from './cli-support';
 import { duration } from './format';
 
@@ -33,9 +36,19 @@ export const LocalCloudFileSchema = z.object({
   /** The `npm start` process and its start time (files written before they were recorded lack them). */
   pid: z.number().int().positive().optional(),
   startedAt: z.string().optional(),
-  regions: z.record(z.string(), z.object({ sqsEndpoint: z.url(), queues: z.record(z.enum(EVENT_CLASSES), LocalQueuesSchema) })),
-  /** The edge, whose GET /status `relaymesh status` reads; optional, as no other command needs it. */
+  regions: z.record(
+    z.string(),
+    z.object({
+      sqsEndpoint: z.url(),
+      queues: z.record(z.enum(EVENT_CLASSES), LocalQueuesSchema),
+      /** The region's WebSocket API: how `relaymesh gameday` tells which region a client's socket is in. */
+      websocketUrl: z.string().optional(),
+    }),
+  ),
+  /** The edge, whose GET /status `relaymesh status` reads and where `relaymesh gameday` connects clients and throws the switches. */
   edgeUrl: z.url().optional(),
+  /** The HS256 secret `relaymesh gameday` mints its clients' tokens with. */
+  jwtSecret: z.string().optional(),
   credentials: z.object({ accessKeyId: z.string(), secretAccessKey: z.string() }),
 });
 export type LocalCloudFile = z.output<typeof LocalCloudFileSchema>;
@@ -58,6 +71,9 @@ export interface AwsTarget extends Clients {
   readonly appName: string;
   readonly dryRun: boolean;
   cloudWatch(region: string): CloudWatchClient;
+  ssm(region: string): SSMClient;
+  /** In GLOBAL_ACCELERATOR_REGION, where the accelerator's API answers. */
+  globalAccelerator(): GlobalAcceleratorClient;
 }
 
 export type Target = LocalTarget | AwsTarget;
@@ -84,21 +100,19 @@ async function awsTarget(options: TargetOptions, io: Io): Promise<AwsTarget> {
   const dryRun = options.dryRun === true;
   const clients = clientCache();
   const print = (call: AwsCall) => io.out(formatCall(call));
+  const answer = emptyDeploymentAnswer(config);
+  /** The client of `kind` in `region`, made once; with --dry-run it prints its calls instead. */
+  const client = <C extends { destroy(): void; middlewareStack: object }>(kind: string, region: string, make: () => C): C =>
+    clients.get(`${kind}/${region}`, () => (dryRun ? printCallsInstead(make(), region, print, answer) : make()));
   return {
     kind: 'aws',
     appName: config.appName,
     dryRun,
     regions: options.regions ?? config.regions,
-    sqs: (region) =>
-      clients.get(`sqs/${region}`, () => {
-        const client = new SQSClient({ region });
-        return dryRun ? printCallsInstead(client, region, print) : client;
-      }),
-    cloudWatch: (region) =>
-      clients.get(`cloudwatch/${region}`, () => {
-        const client = new CloudWatchClient({ region });
-        return dryRun ? printCallsInstead(client, region, print) : client;
-      }),
+    sqs: (region) => client('sqs', region, () => new SQSClient({ region })),
+    cloudWatch: (region) => client('cloudwatch', region, () => new CloudWatchClient({ region })),
+    ssm: (region) => client('ssm', region, () => new SSMClient({ region })),
+    globalAccelerator: () => client('globalaccelerator', GLOBAL_ACCELERATOR_REGION, () => new GlobalAcceleratorClient({ region: GLOBAL_ACCELERATOR_REGION })),
     close: clients.close,
   };
 }

@@ -1,40 +1,14 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProgram } from '../cli';
+import { describe, expect, it } from 'vitest';
+import { dryRunLine, relaymeshWithoutCredentials, useShopConfig } from '../cli-test-support';
 
-let dir: string;
-let config: string;
+const shop = useShopConfig();
+const relaymesh = relaymeshWithoutCredentials;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'relaymesh-dry-run-'));
-  config = join(dir, 'cdk.json');
-  await writeFile(config, JSON.stringify({ context: { relaymesh: { appName: 'shop', regions: ['us-east-1', 'eu-west-1'] } } }));
-});
-
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-/** Runs `relaymesh <args>` in-process; with no credentials anywhere, a call that got out would fail the command. */
-async function relaymesh(...args: string[]): Promise<string[]> {
-  const printed: string[] = [];
-  const saved = { ...process.env };
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'relaymesh-none', AWS_EC2_METADATA_DISABLED: 'true' });
-  try {
-    await createProgram({ out: (text) => printed.push(...text.split('\n')), err: (text) => printed.push(text) }).parseAsync(args, { from: 'user' });
-  } finally {
-    process.env = saved;
-  }
-  return printed;
-}
-
-const call = (region: string, operation: string, input: object) => `[dry run] ${region} ${operation} ${JSON.stringify(input)}`;
+const call = dryRunLine;
 
 describe('relaymesh dlq --aws --dry-run', () => {
   it('list prints the queue lookups, depth reads and CloudWatch age query of every DLQ in every region, and makes none', async () => {
-    const printed = await relaymesh('dlq', 'list', '--aws', '--dry-run', '--config', config);
+    const printed = await relaymesh('dlq', 'list', '--aws', '--dry-run', '--config', shop.config);
     for (const region of ['us-east-1', 'eu-west-1']) {
       for (const name of ['shop-critical-dlq', 'shop-ephemeral-dlq', 'shop-fanout-dlq']) {
         expect(printed).toContain(call(region, 'SQS.GetQueueUrl', { QueueName: name }));
@@ -46,7 +20,7 @@ describe('relaymesh dlq --aws --dry-run', () => {
   });
 
   it('redrive prints a StartMessageMoveTask at the rate for each class DLQ, skips the fan-out DLQ, and asks for progress', async () => {
-    const printed = await relaymesh('dlq', 'redrive', '--aws', '--dry-run', '--regions', 'eu-west-1', '--rate', '25', '--config', config);
+    const printed = await relaymesh('dlq', 'redrive', '--aws', '--dry-run', '--regions', 'eu-west-1', '--rate', '25', '--config', shop.config);
     for (const eventClass of ['critical', 'ephemeral']) {
       const arn = `arn:aws:sqs:eu-west-1:<account>:shop-${eventClass}-dlq`;
       expect(printed).toContain(call('eu-west-1', 'SQS.StartMessageMoveTask', { SourceArn: arn, MaxNumberOfMessagesPerSecond: 25 }));
@@ -58,7 +32,7 @@ describe('relaymesh dlq --aws --dry-run', () => {
   });
 
   it('show prints a peek (receive, then nothing to give back) of each DLQ', async () => {
-    const printed = await relaymesh('dlq', 'show', '--aws', '--dry-run', '--regions', 'us-east-1', '--class', 'critical', '--config', config);
+    const printed = await relaymesh('dlq', 'show', '--aws', '--dry-run', '--regions', 'us-east-1', '--class', 'critical', '--config', shop.config);
     expect(printed).toContain(
       call('us-east-1', 'SQS.ReceiveMessage', {
         QueueUrl: 'https://sqs.us-east-1.amazonaws.com/<account>/shop-critical-dlq',

@@ -5,13 +5,12 @@ import {
   RelaymeshClient,
   RelaymeshError,
   type Gap,
-  type Message,
-  type RecoveryEvent,
   type RecoveryVector,
   type RelaymeshClientOptions,
   type Subscription,
 } from '../../client';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
+import { DeliveryLedger, type AckedMessage } from '../../ops/gameday/ledger';
 import { sleep, startTestCloud, tokenFor } from './support';
 
 /**
@@ -54,13 +53,6 @@ const CLIENT_OPTIONS = { backoff: { baseMs: 250, maxMs: 4000 } } satisfies Parti
 const CONFIG = { eventClasses: { critical: { maxConcurrency: 2 } } };
 
 const other = (region: string) => (region === US ? EU : US);
-const key = (origin: string, seq: number) => `${origin}/${seq}`;
-
-interface Acked {
-  id: string;
-  origin: string;
-  seq: number;
-}
 
 interface Violation {
   subscriber: Subscriber;
@@ -94,8 +86,8 @@ const parse = (raw: string) => JSON.parse(raw) as { type?: string; action?: stri
 
 /** One app's subscription, across the clients it moves through; everything it was handed. */
 class Subscriber {
-  readonly handed: Message[] = [];
-  readonly recoveries: RecoveryEvent[] = [];
+  /** Everything it was handed and every recovery answer: what the guarantees are judged on. */
+  readonly ledger = new DeliveryLedger();
   readonly gaps: Gap[] = [];
   readonly errors: Error[] = [];
   readonly traffic: Traffic[] = [];
@@ -123,12 +115,12 @@ class Subscriber {
         token: () => tokenFor({ sub: `subscriber-${this.index}` }),
         WebSocket: recordingWebSocket(this.traffic),
       });
-      client.on('recovery', (event) => this.recoveries.push(event));
+      client.on('recovery', (event) => this.ledger.recover(event));
       client.on('gap', (gap) => this.gaps.push(gap));
       client.on('error', (error) => this.errors.push(error));
       try {
         await client.connect();
-        this.subscription = await client.subscribe(CHANNEL, (message) => this.handed.push(message), since && { since });
+        this.subscription = await client.subscribe(CHANNEL, (message) => this.ledger.hand(message), since && { since });
         this.client = client;
         return;
       } catch (error) {
@@ -158,41 +150,9 @@ class Subscriber {
     return this.client.close();
   }
 
-  hasAll(acked: readonly Acked[]): boolean {
-    const ids = new Set(this.handed.map((m) => m.id));
-    return acked.every((a) => ids.has(a.id));
-  }
-
-  /** Every way this subscriber's deliveries break a guarantee. */
-  violations(acked: readonly Acked[]): Violation[] {
-    const found: Violation[] = [];
-    const violation = (text: string) => found.push({ subscriber: this, text: `subscriber ${this.index}: ${text}` });
-    const counts = new Map<string, number>();
-    for (const m of this.handed) counts.set(m.id, (counts.get(m.id) ?? 0) + 1);
-    const ackedIds = new Set(acked.map((a) => a.id));
-    for (const a of acked) {
-      const times = counts.get(a.id) ?? 0;
-      if (times !== 1) violation(`acknowledged ${a.id} (${key(a.origin, a.seq)}) handed ${times} times`);
-    }
-    for (const [id, times] of counts) if (times > 1 && !ackedIds.has(id)) violation(`unacknowledged ${id} handed ${times} times`);
-    const last = new Map<string, number>();
-    for (const m of this.handed) {
-      const previous = last.get(m.origin) ?? 0;
-      if (m.seq! <= previous) violation(`${key(m.origin, m.seq!)} handed after ${key(m.origin, previous)}`);
-      last.set(m.origin, Math.max(previous, m.seq!));
-    }
-    const handedSeqs = new Set(this.handed.map((m) => key(m.origin, m.seq!)));
-    const ackedSeqs = new Set(acked.map((a) => key(a.origin, a.seq)));
-    for (const recovery of this.recoveries) {
-      for (const range of recovery.missing) {
-        for (let seq = range.from; seq <= range.to; seq++) {
-          const at = key(range.origin, seq);
-          if (range.reason === 'expired' && ackedSeqs.has(at)) violation(`acknowledged ${at} reported expired in ${JSON.stringify(range)}`);
-          if (range.reason !== 'expired' && !handedSeqs.has(at)) violation(`${at} of ${range.reason} range ${range.from}..${range.to} never filled`);
-        }
-      }
-    }
-    return found;
+  /** Every way this subscriber's deliveries break a guarantee (the shared ledger's rules). */
+  violations(acked: readonly AckedMessage[]): Violation[] {
+    return this.ledger.audit(acked).violations.map((v) => ({ subscriber: this, text: `subscriber ${this.index}: ${v.text}` }));
   }
 
   /** What this subscriber's clients saw: the highest seq received per origin, and each subscribe with since, when sent and how answered. */
@@ -261,8 +221,8 @@ describe('soak: 100 subscribers, two regions, publishes and moves under throttle
       publishers.push(publisher);
     }
 
-    const acked: Acked[] = [];
-    const duplicates: Acked[] = [];
+    const acked: AckedMessage[] = [];
+    const duplicates: AckedMessage[] = [];
     const failed: RelaymeshError[] = [];
     const publishes: Promise<void>[] = [];
     const moves: Promise<void>[] = [];
@@ -273,7 +233,7 @@ describe('soak: 100 subscribers, two regions, publishes and moves under throttle
       publishes.push(
         publishers[n % 2]!.publish(CHANNEL, { n }).then(
           (ack) => {
-            const published = { id: ack.id!, origin: ack.origin!, seq: ack.seq! };
+            const published: AckedMessage = { id: ack.id!, origin: ack.origin!, seq: ack.seq! };
             acked.push(published);
             if (ack.duplicate) duplicates.push(published);
           },
@@ -293,11 +253,11 @@ describe('soak: 100 subscribers, two regions, publishes and moves under throttle
     const remaining = () => QUIESCENCE_LIMIT_MS - (Date.now() - quiet);
     const publishesSettled = await settlesWithin(Promise.all(publishes), remaining());
     const movesDone = await settlesWithin(Promise.all(moves), remaining());
-    while (!subscribers.every((s) => s.hasAll(acked)) && remaining() > 0) await sleep(250);
+    while (!subscribers.every((s) => s.ledger.hasAll(acked)) && remaining() > 0) await sleep(250);
     const quiescenceMs = Date.now() - quiet;
     await sleep(SETTLE_MS);
 
-    const recoveries = subscribers.flatMap((s) => s.recoveries);
+    const recoveries = subscribers.flatMap((s) => s.ledger.recoveries);
     const ranges = recoveries.flatMap((r) => r.missing);
     const clientErrors = subscribers.flatMap((s) => s.errors);
     console.log(
@@ -305,7 +265,7 @@ describe('soak: 100 subscribers, two regions, publishes and moves under throttle
         `soak figures (${((Date.now() - started) / 1000).toFixed(0)} s from the first publish)`,
         `  published ${total}, acknowledged ${acked.length} (as duplicate ${duplicates.length}), failed for good ${failed.length}${publishesSettled ? '' : `, unsettled ${total - acked.length - failed.length}`}`,
         `  publish errors by code ${JSON.stringify(count(publishErrors, (e) => String(e.code)))}, retries ${publishErrors.length - failed.length}`,
-        `  deliveries to apps ${subscribers.reduce((n, s) => n + s.handed.length, 0)} (${SUBSCRIBERS} subscribers × ${acked.length} acknowledged = ${SUBSCRIBERS * acked.length})`,
+        `  deliveries to apps ${subscribers.reduce((n, s) => n + s.ledger.handed.length, 0)} (${SUBSCRIBERS} subscribers × ${acked.length} acknowledged = ${SUBSCRIBERS * acked.length})`,
         `  faults injected ${JSON.stringify(cloud.faults.stats())}`,
         `  critical delivery workers ${JSON.stringify(workerTotals(cloud))}, left in the DLQs ${JSON.stringify(await deadLetters(cloud))}`,
         `  recoveries ${recoveries.length} (not recovered ${recoveries.filter((r) => !r.recovered).length}), missing ranges by reason ${JSON.stringify(count(ranges, (r) => r.reason))}, seqs in them ${ranges.reduce((n, r) => n + r.to - r.from + 1, 0)}`,
@@ -350,7 +310,7 @@ function diagnose(violations: readonly Violation[], testStart: number): string {
   const lines = [`${violations.length} violations; the first:`, ...violations.slice(0, 20).map((v) => `  ${v.text}`)];
   for (const subscriber of new Set(violations.map((v) => v.subscriber))) {
     lines.push(
-      `subscriber ${subscriber.index} (now in ${subscriber.region}, moved ${subscriber.moves}×), vector ${JSON.stringify(subscriber.vector())}, ${subscriber.recoveries.length} recoveries, gaps ${JSON.stringify(subscriber.gaps)}`,
+      `subscriber ${subscriber.index} (now in ${subscriber.region}, moved ${subscriber.moves}×), vector ${JSON.stringify(subscriber.vector())}, ${subscriber.ledger.recoveries.length} recoveries, gaps ${JSON.stringify(subscriber.gaps)}`,
       `  last errors: ${JSON.stringify(subscriber.errors.slice(-3).map((e) => e.message.slice(0, 120)))}`,
       ...subscriber.evidence(testStart),
     );
