@@ -138,6 +138,7 @@ function sumCosts(costs: FanoutCost[]): SideResult['cost'] {
   const sum = (pick: (c: FanoutCost) => number) => costs.reduce((n, c) => n + pick(c), 0);
   return {
     cpuMicros: sum((c) => c.cpuMicros),
+    systemCpuMicros: sum((c) => c.systemCpuMicros),
     wallMs: sum((c) => c.wallMs),
     invocations: sum((c) => c.invocations),
     failedInvocations: sum((c) => c.failedInvocations),
@@ -183,6 +184,7 @@ export function comparisonSections(comparison: Comparison, options: Pick<Compare
         ['deliveries / s (during invocations)', both((f) => f.deliveriesPerSecond, formatCount)],
         ['CPU µs / delivered message', both((f) => f.cpuMicrosPerDelivery, formatDecimal)],
         ['  lowest–highest round', costBoth(range)],
+        ['  of which system (kernel) time', costBoth((r) => `${formatCount(ratio(100 * r.cost.systemCpuMicros, r.cost.cpuMicros))} %`)],
         ['delivered messages / CPU-second', both((f) => f.deliveriesPerCpuSecond, formatCount)],
         ['CPU µs / PostToConnection', both((f) => f.cpuMicrosPerPost, formatDecimal)],
         ['PostToConnection calls / delivered message', both((f) => f.postsPerDelivery, formatDecimal)],

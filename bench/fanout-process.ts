@@ -15,7 +15,7 @@ const REDELIVERIES = 3;
 
 const send = (message: FromFanout): void => void process.send?.(message);
 
-let invoke: ((bodies: string[]) => Promise<Omit<FanoutCost, 'cpuMicros' | 'wallMs'>>) | undefined;
+let invoke: ((bodies: string[]) => Promise<Omit<FanoutCost, 'cpuMicros' | 'systemCpuMicros' | 'wallMs'>>) | undefined;
 
 function init(side: 'relaymesh' | 'baseline', env: Record<string, string>): void {
   let stats: Record<string, number> = {};
@@ -94,7 +94,7 @@ process.on('message', (message: ToFanout) => {
         (cost) => {
           const wallMs = performance.now() - startedAt;
           const { user, system } = process.cpuUsage(cpu);
-          send({ type: 'ran', cost: { ...cost, cpuMicros: user + system, wallMs } });
+          send({ type: 'ran', cost: { ...cost, cpuMicros: user + system, systemCpuMicros: system, wallMs } });
         },
         (error: unknown) => send({ type: 'ran', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }),
       );

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { BenchChild } from './child';
 
 /** The two fan-outs `--compare-sample` runs side by side. */
@@ -7,6 +8,8 @@ export type FanoutSideName = 'relaymesh' | 'baseline';
 export interface FanoutCost {
   /** CPU (user + system) of the side's process while the round ran, µs. */
   cpuMicros: number;
+  /** The system (kernel) part of cpuMicros: sockets, mostly. */
+  systemCpuMicros: number;
   /** From handing the messages over to the last invocation's return, ms. */
   wallMs: number;
   /** Handler invocations: Relaymesh one per batch (plus redeliveries of failed records), the baseline one per message. */
@@ -38,10 +41,11 @@ export class FanoutSide {
 
   /**
    * `env` is the Lambda environment of the region it delivers in; `cpuProfileDir`, when set,
-   * runs the process under `node --cpu-prof` and writes its profile there on close.
+   * runs the process under `node --cpu-prof` and writes its profiles to `<dir>/<side>/` on close.
    */
   static async start(name: FanoutSideName, env: Record<string, string>, cpuProfileDir?: string): Promise<FanoutSide> {
-    const execArgv = cpuProfileDir ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}-${process.pid}.cpuprofile`] : undefined;
+    // A directory per side: Node names the files itself, one per thread (tsx's module loader has one too).
+    const execArgv = cpuProfileDir ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${join(cpuProfileDir, name)}`] : undefined;
     const child = new BenchChild<ToFanout, FromFanout>(new URL('./fanout-process.ts', import.meta.url), `${name} fan-out process`, { ...(execArgv && { execArgv }) });
     const side = new FanoutSide(name, child);
     try {

@@ -2,7 +2,8 @@
  * `npm run bench`: fan-out on the local cloud. N subscribers on one channel, spread over the
  * regions; critical messages published from every region; then an ephemeral stream. Prints
  * throughput, publish→deliver latency, losses, the delivery workers' cost per delivered event
- * and memory. Asserts nothing: it measures.
+ * and memory. `--compare-sample` runs compare-sample.ts instead. It asserts one thing only:
+ * every subscriber got every acked (origin, seq) exactly once, else it exits 1.
  *
  * The local cloud runs every Lambda invocation on this one Node thread. Many concurrent
  * delivery-worker invocations then only time-slice it: with the config's 20 per queue, a
@@ -543,7 +544,7 @@ function buildReport({ options, config, ready, critical, ephemeral, memory }: Re
     ] as const;
   };
   const lateRows = (summary: PhaseSummary) =>
-    summary.unexpected ? ([['events of an earlier phase received meanwhile', formatCount(summary.unexpected)]] as const) : [];
+    summary.unexpected ? ([['deliveries of messages whose publish got no ack', formatCount(summary.unexpected)]] as const) : [];
   const publishErrorsRow = (result: PhaseResult) =>
     ['publish errors', result.publishErrors ? `${result.publishErrors} (first: ${result.firstPublishError})` : '0'] as const;
 
