@@ -386,7 +386,8 @@ async function main(): Promise<void> {
       const comparison = await compareWithSample(pool, compare);
       sections = [machineSection(), ...comparisonSections(comparison, compare)];
       json = { machine: machine(), compareSample: { ...comparison, figures: { relaymesh: sideFigures(comparison.sides.relaymesh), baseline: sideFigures(comparison.sides.baseline) }, cpuMethod: CPU_METHOD } };
-      checks = Object.values(comparison.sides).map((side) => ({ label: `${side.side} rounds (warm-up included)`, summary: side.check }));
+      // The baseline's losses are the sample's (a failed post is never retried): reported, not ours to fail on.
+      checks = Object.values(comparison.sides).map((side) => ({ label: `${side.side} rounds (warm-up included)`, summary: side.check, enforced: side.side === 'relaymesh' }));
     } else {
       const cloud = target.own;
       if (!cloud || !queues) throw new Error('the fan-out phases need a cloud the bench started');
@@ -421,12 +422,12 @@ async function main(): Promise<void> {
       });
       sections = report.sections;
       json = report.json;
-      checks = [{ label: 'critical messages', summary: criticalCheck }];
+      checks = [{ label: 'critical messages', summary: criticalCheck, enforced: true }];
     }
     sections.push(deliveryCheckSection(checks));
     process.stdout.write(`\n${formatTable(sections)}\n`);
     if (options.json) process.stdout.write(`\n${JSON.stringify(json, null, 2)}\n`);
-    const failing = checks.filter((c) => c.summary.missing > 0 || c.summary.duplicates > 0);
+    const failing = checks.filter((c) => c.enforced && !checkPassed(c));
     if (failing.length > 0) {
       log(`CHECK FAILED: ${failing.map((c) => `${c.label}: ${formatCount(c.summary.missing)} lost, ${formatCount(c.summary.duplicates)} duplicated`).join('; ')}`);
       process.exitCode = 1;
@@ -444,15 +445,20 @@ async function main(): Promise<void> {
 interface DeliveryCheck {
   label: string;
   summary: PhaseSummary;
+  /** Whether a loss or duplicate fails the run (Relaymesh's deliveries), or is only reported (the baseline's). */
+  enforced: boolean;
 }
+
+const checkPassed = ({ summary }: DeliveryCheck): boolean => summary.missing === 0 && summary.duplicates === 0;
 
 function deliveryCheckSection(checks: DeliveryCheck[]): TableSection {
   return {
-    title: 'Delivery check: every (origin, seq) × every subscriber, exactly once (a failure exits 1)',
-    rows: checks.map(
-      ({ label, summary }) =>
-        [label, `${formatCount(summary.expected)} expected: ${formatCount(summary.missing)} lost, ${formatCount(summary.duplicates)} duplicated  ${summary.missing + summary.duplicates === 0 ? 'OK' : 'FAILED'}`] as const,
-    ),
+    title: "Delivery check: every (origin, seq) × every subscriber, exactly once (a Relaymesh failure exits 1)",
+    rows: checks.map((check) => {
+      const { label, summary } = check;
+      const verdict = checkPassed(check) ? 'OK' : check.enforced ? 'FAILED' : 'reported only: the sample never retries a failed post';
+      return [label, `${formatCount(summary.expected)} expected: ${formatCount(summary.missing)} lost, ${formatCount(summary.duplicates)} duplicated  ${verdict}`] as const;
+    }),
   };
 }
 
