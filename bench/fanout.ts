@@ -3,7 +3,8 @@
  * `--bundles-only`), then fan-out on the local cloud. N subscribers on one channel, spread over the
  * regions; critical messages published from every region; then an ephemeral stream. Prints
  * throughput, publish→deliver latency, losses, the delivery workers' cost per delivered event
- * and memory. Asserts nothing: it measures.
+ * and memory. `--compare-sample` runs compare-sample.ts instead. It asserts one thing only:
+ * every subscriber got every acked (origin, seq) exactly once, else it exits 1.
  *
  * The local cloud runs every Lambda invocation on this one Node thread. Many concurrent
  * delivery-worker invocations then only time-slice it: with the config's 20 per queue, a
@@ -14,18 +15,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { EVENT_CLASSES, loadConfig, type EventClass, type RelaymeshConfig } from '../lib/config';
-import { startLocalCloud, type LocalCloud } from '../local/cloud';
+import { lambdaEnv, startLocalCloud, type LocalCloud } from '../local/cloud';
+import { readConfig } from '../ops/cli-support';
+import { compareWithSample, comparisonSections, CPU_METHOD, sideFigures } from './compare-sample';
 import { mintToken } from '../local/dev-token';
 import { bundleSection, measureBundles } from './bundles';
 import { findDynamoDbLocalPid, ownMemory, processMemory } from './memory';
 import { QueueWatcher, type Backlog } from './queues';
-import type { PhaseSummary } from './recorder';
+import { deliveryKey, type PhaseSummary } from './recorder';
 import { BenchSocket } from './socket';
 import {
   formatBytes,
@@ -66,8 +70,17 @@ const OptionsSchema = z.object({
   accountBurst: z.coerce.number().int().min(1).optional(),
   workerConcurrency: z.coerce.number().int().min(2).max(1_000),
   json: z.boolean().default(false),
+  compareSample: z.boolean().default(false),
+  rounds: z.coerce.number().int().min(1).max(1_000),
+  batchSize: z.coerce.number().int().min(1).max(10),
+  cloudFrom: z.string().optional(),
+  config: z.string(),
+  cpuProfDir: z.string().optional(),
 });
 type Options = z.output<typeof OptionsSchema>;
+
+/** The part of a publish ack the check needs: a critical message's (origin, seq). */
+const AckSchema = z.object({ id: z.string(), origin: z.string().optional(), seq: z.number().int().optional() });
 
 function parseOptions(argv: string[]): Options {
   const program = new Command('bench')
@@ -91,9 +104,22 @@ function parseOptions(argv: string[]): Options {
     .option('--json', 'also print a JSON summary')
     .option('--bundles-only', 'print the Lambda bundle sizes and init times only, without the fan-out')
     .option('--init-runs <n>', 'imports per bundle whose median init CPU is printed', '5')
+    .option(
+      '--compare-sample',
+      'instead of the fan-out phases: the delivery worker against a baseline in the style of aws-samples/simple-websockets-chat-app (a Scan and one Promise.all of posts per message), the same batches to the same sockets in one region, rounds interleaved, CPU of each measured in a process of its own',
+    )
+    .option('--rounds <n>', 'with --compare-sample: measured rounds per side (after one warm-up round each)', '5')
+    .option('--batch-size <n>', 'with --compare-sample: messages per round, the SQS batch the worker gets (1-10)', '10')
+    .option(
+      '--cloud-from <state file>',
+      'with --compare-sample: use the running local cloud of `npm start` that this file describes (e.g. .relaymesh/local.json) instead of starting one; without it the bench starts its own cloud on free ports',
+    )
+    .option('--config <file>', 'with --cloud-from: the cdk.json the running cloud was started with (its table names)', 'cdk.json')
+    .option('--cpu-prof-dir <dir>', 'with --compare-sample: run both sides under `node --cpu-prof` and write their profiles here')
     .parse(argv);
   const parsed = OptionsSchema.safeParse(program.opts());
   if (!parsed.success) return program.error(`bench: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (parsed.data.cloudFrom && !parsed.data.compareSample) return program.error('bench: --cloud-from works with --compare-sample only (the fan-out phases read the counters of a cloud the bench starts itself)');
   return parsed.data;
 }
 
@@ -109,6 +135,8 @@ interface Phase {
 
 interface PhaseResult {
   published: number;
+  /** The `deliveryKey` of every acked message: what every subscriber must get exactly once. */
+  keys: string[];
   summary: PhaseSummary;
   publishStartedAt: number;
   publishEndedAt: number;
@@ -140,17 +168,18 @@ class Bench {
 
   async run(phase: Phase, expected: number): Promise<PhaseResult> {
     const before = workerCounters(this.cloud.metrics(), this.config.regions, phase.eventClass);
-    this.pool.beginPhase(phase.ids);
+    this.pool.beginPhase();
     const publishStartedAt = Date.now();
-    const errors = await this.publishAll(phase);
+    const { errors, keys } = await this.publishAll(phase);
     const publishEndedAt = Date.now();
     log(`${phase.eventClass}: published ${phase.ids.length} in ${formatSeconds(publishEndedAt - publishStartedAt)}; waiting for the queues to empty`);
     const backlog = await this.awaitQuiet(phase.eventClass, expected);
     await sleep(IN_TRANSIT_GRACE_MS);
-    const { summary, memory } = await this.pool.summarize();
+    const { summary, memory } = await this.pool.summarize(keys);
     const worker = countersSince(workerCounters(this.cloud.metrics(), this.config.regions, phase.eventClass), before);
     return {
       published: phase.ids.length,
+      keys,
       summary,
       publishStartedAt,
       publishEndedAt,
@@ -163,15 +192,18 @@ class Bench {
     };
   }
 
-  /** Publishes every id, message i from region i mod R; returns the errors (refusals, timeouts). */
-  private async publishAll(phase: Phase): Promise<string[]> {
+  /** Publishes every id, message i from region i mod R; returns the acked messages' keys and the errors (refusals, timeouts). */
+  private async publishAll(phase: Phase): Promise<{ keys: string[]; errors: string[] }> {
     const errors: string[] = [];
+    const keys: string[] = [];
     const publish = async (index: number) => {
       const publisher = this.publishers[index % this.publishers.length]!;
-      const frame = { action: 'publish', channel: this.channel, id: phase.ids[index]!, class: phase.eventClass, data: { n: index } };
+      const id = phase.ids[index]!;
+      const frame = { action: 'publish', channel: this.channel, id, class: phase.eventClass, data: { n: index } };
       try {
         const answer = await publisher.request(frame, REQUEST_TIMEOUT_MS);
         if (answer.type !== 'ack') errors.push(JSON.stringify(answer));
+        else keys.push(deliveryKey(AckSchema.parse({ id, ...answer })));
       } catch (error) {
         errors.push((error as Error).message);
       }
@@ -196,7 +228,7 @@ class Bench {
       }
       await Promise.all(inFlight);
     }
-    return errors;
+    return { keys, errors };
   }
 
   /**
@@ -230,15 +262,54 @@ class Bench {
   }
 }
 
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv);
-  await printBundles(options.initRuns);
-  if (options.bundlesOnly) return;
-  process.on('SIGINT', () => {
-    if (interrupted.signal.aborted) process.exit(130); // a second Ctrl-C: no clean stop (the JVM still dies with us)
-    log('interrupted: stopping cleanly (Ctrl-C again to exit at once)');
-    interrupted.abort();
-  });
+/** The cloud a run works on: its own, or the one of `npm start` (`--cloud-from`). */
+interface Target {
+  config: RelaymeshConfig;
+  description: CloudFile;
+  /** Present when the bench started the cloud: the fan-out phases read its in-process counters and queues. */
+  own?: LocalCloud;
+  stop(): Promise<void>;
+}
+
+/** The part of `.relaymesh/local.json` (LocalCloudDescription, local/cloud.ts) a comparison needs. */
+const CloudFileSchema = z.object({
+  regions: z.record(
+    z.string(),
+    z.object({
+      websocketUrl: z.string(),
+      dynamodbEndpoint: z.url(),
+      sqsEndpoint: z.url(),
+      connectionsEndpoint: z.url(),
+      topicArn: z.string(),
+    }),
+  ),
+  jwtSecret: z.string().min(32),
+});
+type CloudFile = z.output<typeof CloudFileSchema>;
+
+async function openTarget(options: Options): Promise<Target> {
+  if (options.cloudFrom) {
+    const file = options.cloudFrom;
+    const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new Error(error.code === 'ENOENT' ? `${file} does not exist: start the local cloud with \`npm start\` (it writes that file)` : `cannot read ${file}: ${error.message}`);
+    });
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new Error(`${file} is not JSON: restart \`npm start\` to write it again`);
+    }
+    const parsed = CloudFileSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new Error(`${file} does not describe a local cloud (${issue.path.join('.')}: ${issue.message}); restart \`npm start\` to write it again`);
+    }
+    const config = await readConfig(options.config).catch((error: Error) => {
+      throw new Error(error.message);
+    });
+    log(`using the local cloud of ${file}: ${Object.keys(parsed.data.regions).join(', ')}`);
+    return { config, description: parsed.data, stop: async () => {} };
+  }
   const config = loadConfig({
     ...(options.regions && { regions: options.regions }),
     limits: {
@@ -251,63 +322,154 @@ async function main(): Promise<void> {
     local: { replicationLagMs: options.replicationLagMs },
     eventClasses: { critical: { maxConcurrency: options.workerConcurrency }, ephemeral: { maxConcurrency: options.workerConcurrency } },
   });
-  const secret = randomBytes(32).toString('base64url');
+  log(`starting the local cloud: ${config.regions.join(', ')}`);
+  const own = await startLocalCloud({ config, jwtSecret: randomBytes(32).toString('base64url') });
+  return { config, description: own.description, own, stop: () => own.stop() };
+}
+
+async function subscribe(options: Options, websocketUrls: string[], token: string, channel: string): Promise<{ pool: SubscriberPool; ready: ReadyReport }> {
+  log(`connecting and subscribing ${formatCount(options.subscribers)} sockets, ${options.concurrency} at a time`);
+  let loggedAt = Date.now();
+  const subscribing = await SubscriberPool.start(
+    { websocketUrls, token, count: options.subscribers, channel, concurrency: options.concurrency, timeoutMs: REQUEST_TIMEOUT_MS },
+    (subscribed, failed) => {
+      if (Date.now() - loggedAt < PROGRESS_LOG_INTERVAL_MS) return;
+      loggedAt = Date.now();
+      log(`subscribed ${formatCount(subscribed)}${failed ? `, failed ${failed}` : ''}`);
+    },
+  );
+  const { ready } = subscribing;
+  log(`${formatCount(ready.subscribed)} subscribed in ${formatSeconds(ready.elapsedMs)}${ready.failed ? `; ${ready.failed} failed: ${ready.firstError}` : ''}`);
+  if (ready.subscribed === 0) {
+    await subscribing.pool.close();
+    throw new Error(`no socket could subscribe: ${ready.firstError}`);
+  }
+  return subscribing;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv);
+  await printBundles(options.initRuns);
+  if (options.bundlesOnly) return;
+  process.on('SIGINT', () => {
+    if (interrupted.signal.aborted) process.exit(130); // a second Ctrl-C: no clean stop (the JVM still dies with us)
+    log('interrupted: stopping cleanly (Ctrl-C again to exit at once)');
+    interrupted.abort();
+  });
   const runTag = randomBytes(4).toString('hex');
   const channel = `bench:${runTag}`;
-
-  log(`starting the local cloud: ${config.regions.join(', ')}`);
-  const cloud = await startLocalCloud({ config, jwtSecret: secret });
+  const target = await openTarget(options);
   let pool: SubscriberPool | undefined;
   const publishers: BenchSocket[] = [];
-  const queues = new QueueWatcher(cloud, config.regions);
+  const queues = target.own && new QueueWatcher(target.own, target.config.regions);
   try {
     checkInterrupted();
-    const token = await mintToken(secret, { sub: 'bench', subscribe: ['*'], publish: ['*'] });
-    log(`connecting and subscribing ${formatCount(options.subscribers)} sockets, ${options.concurrency} at a time`);
-    const websocketUrls = config.regions.map((region) => cloud.regions[region]!.websocketUrl);
-    let loggedAt = Date.now();
-    const subscribing = await SubscriberPool.start(
-      { websocketUrls, token, count: options.subscribers, channel, concurrency: options.concurrency, timeoutMs: REQUEST_TIMEOUT_MS },
-      (subscribed, failed) => {
-        if (Date.now() - loggedAt < PROGRESS_LOG_INTERVAL_MS) return;
-        loggedAt = Date.now();
-        log(`subscribed ${formatCount(subscribed)}${failed ? `, failed ${failed}` : ''}`);
-      },
-    );
-    pool = subscribing.pool;
-    const { ready } = subscribing;
-    log(`${formatCount(ready.subscribed)} subscribed in ${formatSeconds(ready.elapsedMs)}${ready.failed ? `; ${ready.failed} failed: ${ready.firstError}` : ''}`);
-    publishers.push(...(await Promise.all(websocketUrls.map((url) => BenchSocket.open(url, token, REQUEST_TIMEOUT_MS)))));
+    const token = await mintToken(target.description.jwtSecret, { sub: 'bench', subscribe: ['*'], publish: ['*'] });
+    let sections: TableSection[];
+    let json: unknown;
+    let checks: DeliveryCheck[];
+    if (options.compareSample) {
+      const region = options.regions?.[0] ?? Object.keys(target.description.regions)[0]!;
+      const described = target.description.regions[region];
+      if (!described) throw new Error(`${region}: not a region of the cloud (${Object.keys(target.description.regions).join(', ')})`);
+      // Every socket in the one region both sides deliver in.
+      const subscribing = await subscribe(options, [described.websocketUrl], token, channel);
+      pool = subscribing.pool;
+      const env = {
+        ...lambdaEnv(target.config, region, { ...described, messagingEndpoint: described.sqsEndpoint, jwtSecret: target.description.jwtSecret }),
+        EVENT_CLASS: 'critical',
+        EVENT_TTL_SECONDS: String(target.config.eventClasses.critical.ttlSeconds),
+      };
+      const compare = {
+        region,
+        env,
+        channel,
+        subscribers: subscribing.ready.subscribed,
+        messagesPerRound: options.batchSize,
+        rounds: options.rounds,
+        settleMs: options.settleSeconds * 1000,
+        runTag,
+        cpuProfileDir: options.cpuProfDir,
+        log,
+        checkInterrupted,
+      };
+      const comparison = await compareWithSample(pool, compare);
+      sections = [machineSection(), ...comparisonSections(comparison, compare)];
+      json = { machine: machine(), compareSample: { ...comparison, figures: { relaymesh: sideFigures(comparison.sides.relaymesh), baseline: sideFigures(comparison.sides.baseline) }, cpuMethod: CPU_METHOD } };
+      // The baseline's losses are the sample's (a failed post is never retried): reported, not ours to fail on.
+      checks = Object.values(comparison.sides).map((side) => ({ label: `${side.side} rounds (warm-up included)`, summary: side.check, enforced: side.side === 'relaymesh' }));
+    } else {
+      const cloud = target.own;
+      if (!cloud || !queues) throw new Error('the fan-out phases need a cloud the bench started');
+      const { config } = target;
+      const websocketUrls = config.regions.map((region) => cloud.regions[region]!.websocketUrl);
+      const subscribing = await subscribe(options, websocketUrls, token, channel);
+      pool = subscribing.pool;
+      const { ready } = subscribing;
+      publishers.push(...(await Promise.all(websocketUrls.map((url) => BenchSocket.open(url, token, REQUEST_TIMEOUT_MS)))));
 
-    const bench = new Bench(cloud, config, pool, publishers, queues, channel, options.settleSeconds * 1000);
-    const ids = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${runTag}-${i}`);
-    const criticalIds = ids('c', options.messages);
-    const critical = await bench.run({ eventClass: 'critical', ids: criticalIds, ratePerSecond: options.publishRate }, ready.subscribed * criticalIds.length);
-    const ephemeralIds = ids('e', Math.max(1, Math.round(options.ephemeralRate * options.ephemeralSeconds)));
-    const ephemeral = await bench.run(
-      { eventClass: 'ephemeral', ids: ephemeralIds, ratePerSecond: options.ephemeralRate },
-      ready.subscribed * ephemeralIds.length,
-    );
+      const bench = new Bench(cloud, config, pool, publishers, queues, channel, options.settleSeconds * 1000);
+      const ids = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${runTag}-${i}`);
+      const criticalIds = ids('c', options.messages);
+      const critical = await bench.run({ eventClass: 'critical', ids: criticalIds, ratePerSecond: options.publishRate }, ready.subscribed * criticalIds.length);
+      const ephemeralIds = ids('e', Math.max(1, Math.round(options.ephemeralRate * options.ephemeralSeconds)));
+      const ephemeral = await bench.run(
+        { eventClass: 'ephemeral', ids: ephemeralIds, ratePerSecond: options.ephemeralRate },
+        ready.subscribed * ephemeralIds.length,
+      );
+      // Again at the end: a duplicate of a critical message may have come after its phase.
+      const { summary: criticalCheck } = await pool.summarize(critical.keys);
 
-    const dynamoDbPort = Number(new URL(cloud.regions[config.regions[0]!]!.dynamodbEndpoint).port);
-    const jvmPid = findDynamoDbLocalPid(dynamoDbPort);
-    const report = buildReport({
-      options,
-      config,
-      ready,
-      critical,
-      ephemeral,
-      memory: { bench: ownMemory(), subscribers: ephemeral.subscriberMemory, jvm: jvmPid === undefined ? undefined : processMemory(jvmPid) },
-    });
-    process.stdout.write(`\n${formatTable(report.sections)}\n`);
-    if (options.json) process.stdout.write(`\n${JSON.stringify(report.json, null, 2)}\n`);
+      const dynamoDbPort = Number(new URL(cloud.regions[config.regions[0]!]!.dynamodbEndpoint).port);
+      const jvmPid = findDynamoDbLocalPid(dynamoDbPort);
+      const report = buildReport({
+        options,
+        config,
+        ready,
+        critical,
+        ephemeral,
+        memory: { bench: ownMemory(), subscribers: ephemeral.subscriberMemory, jvm: jvmPid === undefined ? undefined : processMemory(jvmPid) },
+      });
+      sections = report.sections;
+      json = report.json;
+      checks = [{ label: 'critical messages', summary: criticalCheck, enforced: true }];
+    }
+    sections.push(deliveryCheckSection(checks));
+    process.stdout.write(`\n${formatTable(sections)}\n`);
+    if (options.json) process.stdout.write(`\n${JSON.stringify(json, null, 2)}\n`);
+    const failing = checks.filter((c) => c.enforced && !checkPassed(c));
+    if (failing.length > 0) {
+      log(`CHECK FAILED: ${failing.map((c) => `${c.label}: ${formatCount(c.summary.missing)} lost, ${formatCount(c.summary.duplicates)} duplicated`).join('; ')}`);
+      process.exitCode = 1;
+    }
   } finally {
     log('stopping');
     await Promise.all([pool?.close(), ...publishers.map((p) => p.close())]);
-    queues.close();
-    await cloud.stop();
+    queues?.close();
+    await target.stop();
     log('stopped');
   }
+}
+
+/** Sequenced messages every subscriber must have received exactly once, by (origin, seq). */
+interface DeliveryCheck {
+  label: string;
+  summary: PhaseSummary;
+  /** Whether a loss or duplicate fails the run (Relaymesh's deliveries), or is only reported (the baseline's). */
+  enforced: boolean;
+}
+
+const checkPassed = ({ summary }: DeliveryCheck): boolean => summary.missing === 0 && summary.duplicates === 0;
+
+function deliveryCheckSection(checks: DeliveryCheck[]): TableSection {
+  return {
+    title: "Delivery check: every (origin, seq) × every subscriber, exactly once (a Relaymesh failure exits 1)",
+    rows: checks.map((check) => {
+      const { label, summary } = check;
+      const verdict = checkPassed(check) ? 'OK' : check.enforced ? 'FAILED' : 'reported only: the sample never retries a failed post';
+      return [label, `${formatCount(summary.expected)} expected: ${formatCount(summary.missing)} lost, ${formatCount(summary.duplicates)} duplicated  ${verdict}`] as const;
+    }),
+  };
 }
 
 interface ReportInput {
@@ -319,8 +481,24 @@ interface ReportInput {
   memory: { bench: ProcessMemory; subscribers: ProcessMemory; jvm?: ProcessMemory };
 }
 
-function buildReport({ options, config, ready, critical, ephemeral, memory }: ReportInput) {
+function machine() {
   const cpuList = cpus();
+  return { cpus: cpuList.length, cpuModel: cpuList[0]?.model, node: process.version, platform: `${process.platform}/${process.arch}`, totalMemoryBytes: totalmem(), date: new Date().toISOString() };
+}
+
+function machineSection(): TableSection {
+  const m = machine();
+  return {
+    title: 'Machine',
+    rows: [
+      ['machine', `${m.cpus} × ${m.cpuModel ?? 'cpu'}, ${formatBytes(m.totalMemoryBytes)} RAM, ${m.platform}, load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`],
+      ['node', m.node],
+      ['date', m.date],
+    ],
+  };
+}
+
+function buildReport({ options, config, ready, critical, ephemeral, memory }: ReportInput) {
   const throttleRaised = options.accountRps !== undefined || options.accountBurst !== undefined;
   const c = critical.summary;
   const e = ephemeral.summary;
@@ -328,7 +506,7 @@ function buildReport({ options, config, ready, critical, ephemeral, memory }: Re
   const deliveriesPerSecond = deliverySpanMs ? ratio(c.delivered * 1000, deliverySpanMs) : undefined;
 
   const json = {
-    machine: { cpus: cpuList.length, cpuModel: cpuList[0]?.model, node: process.version, platform: `${process.platform}/${process.arch}`, totalMemoryBytes: totalmem() },
+    machine: machine(),
     setup: {
       regions: config.regions,
       subscribersRequested: options.subscribers,
@@ -382,7 +560,7 @@ function buildReport({ options, config, ready, critical, ephemeral, memory }: Re
     ] as const;
   };
   const lateRows = (summary: PhaseSummary) =>
-    summary.unexpected ? ([['events of an earlier phase received meanwhile', formatCount(summary.unexpected)]] as const) : [];
+    summary.unexpected ? ([['deliveries of messages whose publish got no ack', formatCount(summary.unexpected)]] as const) : [];
   const publishErrorsRow = (result: PhaseResult) =>
     ['publish errors', result.publishErrors ? `${result.publishErrors} (first: ${result.firstPublishError})` : '0'] as const;
 
@@ -390,8 +568,7 @@ function buildReport({ options, config, ready, critical, ephemeral, memory }: Re
     {
       title: 'Setup',
       rows: [
-        ['machine', `${cpuList.length} × ${cpuList[0]?.model ?? 'cpu'}, ${formatBytes(totalmem())} RAM, ${process.platform}/${process.arch}`],
-        ['node', process.version],
+        ...machineSection().rows,
         ['regions', config.regions.join(', ')],
         ['subscribers (subscribed / requested)', `${formatCount(ready.subscribed)} / ${formatCount(options.subscribers)}${ready.failed ? `  (${ready.failed} failed: ${ready.firstError})` : ''}`],
         ['connect + subscribe', `${formatSeconds(ready.elapsedMs)}  (${formatDecimal(ratio(ready.subscribed * 1000, ready.elapsedMs))} sockets/s, ${options.concurrency} at a time)`],

@@ -1,19 +1,19 @@
 import { summarizeLatencies, type LatencySummary } from './stats';
 
-/** What the subscribers received of one phase's messages. */
+/** What the subscribers received of a set of expected messages. */
 export interface PhaseSummary {
-  /** subscribers × messages. */
+  /** subscribers × expected messages. */
   expected: number;
   /** Distinct (subscriber, message) pairs that arrived. */
   delivered: number;
   missing: number;
-  /** Arrivals of a (subscriber, message) pair beyond its first. */
+  /** Arrivals of a (subscriber, message) pair beyond its first, whenever they came. */
   duplicates: number;
-  /** Message events with an id that is not one of this phase's (e.g. late redeliveries of an earlier phase). */
+  /** Distinct (subscriber, message) pairs first seen in this phase whose message was not expected (e.g. a publish that timed out but went through). */
   unexpected: number;
-  /** WebSocket frames carrying this phase's messages: a batch frame counts once. */
+  /** WebSocket frames carrying messages in this phase: a batch frame counts once. */
   frames: number;
-  /** This phase's message events received, duplicates included (a batch frame carries several). */
+  /** Message events received in this phase, duplicates included (a batch frame carries several). */
   events: number;
   firstReceivedAt?: number;
   lastReceivedAt?: number;
@@ -21,9 +21,23 @@ export interface PhaseSummary {
   latencyMs?: LatencySummary;
 }
 
-interface MessageEvent {
-  type: 'message';
+/** The fields of a message that identify it, as a subscriber sees them. */
+export interface MessageIdentity {
   id: string;
+  /** Required with seq. */
+  origin?: string;
+  seq?: number;
+}
+
+/**
+ * What the check counts a message by: (origin, seq) for a sequenced message, as a client
+ * deduplicates and recovers by it; the id for an unsequenced (ephemeral) one, which has no other.
+ */
+export const deliveryKey = ({ id, origin, seq }: MessageIdentity): string => (seq === undefined ? `id:${id}` : `seq:${origin}#${seq}`);
+
+interface MessageEvent extends MessageIdentity {
+  type: 'message';
+  origin: string;
   ts: number;
 }
 
@@ -31,70 +45,107 @@ interface MessageEvent {
 // in a large run, on the same cores as the cloud being measured.
 const isMessageEvent = (frame: unknown): frame is MessageEvent => {
   const f = frame as Partial<MessageEvent> | null;
-  return f?.type === 'message' && typeof f.id === 'string' && typeof f.ts === 'number';
+  return f?.type === 'message' && typeof f.id === 'string' && typeof f.origin === 'string' && typeof f.ts === 'number' && (f.seq === undefined || typeof f.seq === 'number');
 };
 const batchedFrames = (frame: unknown): unknown[] | undefined => {
   const f = frame as { type?: unknown; frames?: unknown } | null;
   return f?.type === 'batch' && Array.isArray(f.frames) ? f.frames : undefined;
 };
 
+const arrivedCount = (arrivals: Arrivals): number => arrivals.latencies.reduce((n, latency) => (Number.isNaN(latency) ? n : n + 1), 0);
+
+interface Arrivals {
+  /** Per subscriber: NaN until the first arrival, then its latency. */
+  latencies: Float64Array;
+  duplicates: number;
+  /** The phase it first arrived in. */
+  phase: number;
+}
+
 /**
- * Records, per subscriber and message of one phase, the first arrival's latency and any
- * duplicates. Memory is one float per (subscriber, message) pair, allocated up front.
+ * Records, for the whole run, every message each subscriber received: the first arrival's
+ * latency and the count of further arrivals, by `deliveryKey`. Which messages were expected
+ * is told afterwards (a message's (origin, seq) is known only once its publish is acked, and
+ * a delivery can beat the ack), so nothing is allocated before a message arrives: one float
+ * per (subscriber, arrived message).
  */
 export class DeliveryRecorder {
-  private readonly messageIndex: Map<string, number>;
-  /** NaN until the pair's first arrival. */
-  private readonly latencies: Float64Array;
-  private counts = { delivered: 0, duplicates: 0, unexpected: 0, frames: 0, events: 0 };
+  private readonly arrivals = new Map<string, Arrivals>();
+  private phase = 0;
+  private counts = { delivered: 0, frames: 0, events: 0 };
   private firstReceivedAt?: number;
   private lastReceivedAt?: number;
 
-  constructor(messageIds: readonly string[], subscribers: number) {
-    this.messageIndex = new Map(messageIds.map((id, index) => [id, index]));
-    this.latencies = new Float64Array(subscribers * messageIds.length).fill(Number.NaN);
-  }
+  constructor(private readonly subscribers: number) {}
 
+  /** Distinct (subscriber, message) deliveries since the phase began, expected or not. */
   get delivered(): number {
     return this.counts.delivered;
   }
 
-  /** Takes any frame a subscriber received; frames that carry none of this phase's messages are not counted as frames. */
-  record(subscriber: number, frame: unknown, receivedAt: number): void {
-    let ours = 0;
-    for (const event of (batchedFrames(frame) ?? [frame]).filter(isMessageEvent)) {
-      const index = this.messageIndex.get(event.id);
-      if (index === undefined) {
-        this.counts.unexpected++;
-        continue;
-      }
-      ours++;
-      this.recordEvent(subscriber * this.messageIndex.size + index, event.ts, receivedAt);
-    }
-    if (ours > 0) this.counts.frames++;
+  beginPhase(): void {
+    this.phase++;
+    this.counts = { delivered: 0, frames: 0, events: 0 };
+    this.firstReceivedAt = this.lastReceivedAt = undefined;
   }
 
-  private recordEvent(slot: number, ts: number, receivedAt: number): void {
+  /** Takes any frame a subscriber received; frames that carry no message are not counted as frames. */
+  record(subscriber: number, frame: unknown, receivedAt: number): void {
+    let events = 0;
+    for (const event of batchedFrames(frame) ?? [frame]) {
+      if (!isMessageEvent(event)) continue;
+      events++;
+      this.recordEvent(subscriber, event, receivedAt);
+    }
+    if (events > 0) this.counts.frames++;
+  }
+
+  private recordEvent(subscriber: number, event: MessageEvent, receivedAt: number): void {
     this.counts.events++;
-    if (!Number.isNaN(this.latencies[slot]!)) {
-      this.counts.duplicates++;
+    const key = deliveryKey(event);
+    let arrivals = this.arrivals.get(key);
+    if (!arrivals) this.arrivals.set(key, (arrivals = { latencies: new Float64Array(this.subscribers).fill(Number.NaN), duplicates: 0, phase: this.phase }));
+    if (!Number.isNaN(arrivals.latencies[subscriber]!)) {
+      arrivals.duplicates++;
       return;
     }
-    this.latencies[slot] = receivedAt - ts;
+    arrivals.latencies[subscriber] = receivedAt - event.ts;
     this.counts.delivered++;
     this.firstReceivedAt ??= receivedAt;
     this.lastReceivedAt = receivedAt;
   }
 
-  summary(): PhaseSummary {
-    const expected = this.latencies.length;
+  /** Every subscriber should have each of these messages (by `deliveryKey`) exactly once. */
+  summary(expectedKeys: readonly string[]): PhaseSummary {
+    const expected = new Set(expectedKeys);
+    const latencies: Float64Array[] = [];
+    let delivered = 0;
+    let duplicates = 0;
+    for (const key of expected) {
+      const arrivals = this.arrivals.get(key);
+      if (!arrivals) continue;
+      latencies.push(arrivals.latencies);
+      delivered += arrivedCount(arrivals);
+      duplicates += arrivals.duplicates;
+    }
+    let unexpected = 0;
+    for (const [key, arrivals] of this.arrivals) {
+      if (arrivals.phase !== this.phase || expected.has(key)) continue;
+      unexpected += arrivedCount(arrivals);
+    }
+    const all = new Float64Array(latencies.reduce((n, l) => n + l.length, 0));
+    latencies.reduce((offset, l) => (all.set(l, offset), offset + l.length), 0);
     return {
-      expected,
-      ...this.counts,
-      missing: expected - this.counts.delivered,
+      expected: expected.size * this.subscribers,
+      delivered,
+      missing: expected.size * this.subscribers - delivered,
+      duplicates,
+      unexpected,
+      frames: this.counts.frames,
+      events: this.counts.events,
       firstReceivedAt: this.firstReceivedAt,
       lastReceivedAt: this.lastReceivedAt,
-      latencyMs: summarizeLatencies(this.latencies),
+      latencyMs: summarizeLatencies(all),
     };
   }
 }

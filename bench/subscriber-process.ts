@@ -56,6 +56,7 @@ async function start(options: SubscriberPoolOptions): Promise<void> {
     }
   });
   sockets = opened.filter((s): s is BenchSocket => s !== undefined);
+  recorder = new DeliveryRecorder(sockets.length);
   sockets.forEach((socket, subscriber) => {
     socket.onFrame = (frame, receivedAt) => recorder?.record(subscriber, frame, receivedAt);
   });
@@ -77,13 +78,13 @@ process.on('message', (message: ToSubscribers) => {
       void start(message);
       break;
     case 'phase':
-      recorder = new DeliveryRecorder(message.ids, sockets.length);
+      recorder?.beginPhase();
       break;
     case 'summarize':
-      if (!recorder) throw new Error('summarize before any phase');
+      if (!recorder) throw new Error('summarize before the sockets are ready');
       send({
         type: 'summary',
-        summary: recorder.summary(),
+        summary: recorder.summary(message.expectedKeys),
         memory: { rssBytes: process.memoryUsage.rss(), peakRssBytes: process.resourceUsage().maxRSS * 1024 },
       });
       break;

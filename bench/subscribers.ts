@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { BenchChild } from './child';
 import type { PhaseSummary } from './recorder';
 
 /**
@@ -26,8 +26,8 @@ export interface ProcessMemory {
 
 export type ToSubscribers =
   | ({ type: 'start' } & SubscriberPoolOptions)
-  | { type: 'phase'; ids: string[] }
-  | { type: 'summarize' }
+  | { type: 'phase' }
+  | { type: 'summarize'; expectedKeys: string[] }
   | { type: 'close' };
 
 export interface ReadyReport {
@@ -44,19 +44,13 @@ export type FromSubscribers =
   | { type: 'summary'; summary: PhaseSummary; memory: ProcessMemory }
   | { type: 'closed' };
 
-type Reply<T extends FromSubscribers['type']> = Extract<FromSubscribers, { type: T }>;
-
 export class SubscriberPool {
   /** Distinct deliveries of the current phase so far, as last reported. */
   delivered = 0;
-  private exited?: string;
 
-  private constructor(private readonly child: ChildProcess) {
-    child.on('message', (message: FromSubscribers) => {
+  private constructor(private readonly child: BenchChild<ToSubscribers, FromSubscribers>) {
+    child.listen((message) => {
       if (message.type === 'progress') this.delivered = message.delivered;
-    });
-    child.once('exit', (code, signal) => {
-      this.exited = `the subscriber process exited (code ${code}, signal ${signal})`;
     });
   }
 
@@ -65,65 +59,34 @@ export class SubscriberPool {
     options: SubscriberPoolOptions,
     onConnecting: (subscribed: number, failed: number) => void,
   ): Promise<{ pool: SubscriberPool; ready: ReadyReport }> {
-    // The child inherits this process's execArgv, so under tsx it runs TypeScript too.
-    const pool = new SubscriberPool(fork(new URL('./subscriber-process.ts', import.meta.url), { stdio: 'inherit' }));
-    const onMessage = (message: FromSubscribers) => {
+    const pool = new SubscriberPool(new BenchChild(new URL('./subscriber-process.ts', import.meta.url), 'subscriber process'));
+    const stopListening = pool.child.listen((message) => {
       if (message.type === 'connecting') onConnecting(message.subscribed, message.failed);
-    };
-    pool.child.on('message', onMessage);
+    });
     try {
-      const ready = pool.reply('ready');
-      pool.send({ type: 'start', ...options });
-      const { type: _type, ...report } = await ready;
+      const { type: _type, ...report } = await pool.child.request({ type: 'start', ...options }, 'ready');
       return { pool, ready: report };
     } catch (error) {
       await pool.close();
       throw error;
     } finally {
-      pool.child.off('message', onMessage);
+      stopListening();
     }
   }
 
-  /** Starts counting deliveries of these message ids afresh. */
-  beginPhase(ids: string[]): void {
+  /** Starts counting frames and deliveries afresh; what arrived before still counts for duplicates. */
+  beginPhase(): void {
     this.delivered = 0;
-    this.send({ type: 'phase', ids });
+    this.child.send({ type: 'phase' });
   }
 
-  async summarize(): Promise<{ summary: PhaseSummary; memory: ProcessMemory }> {
-    const reply = this.reply('summary');
-    this.send({ type: 'summarize' });
-    return reply;
+  /** What arrived of these messages (by `deliveryKey`) over the whole run, with this phase's frame counts. */
+  async summarize(expectedKeys: string[]): Promise<{ summary: PhaseSummary; memory: ProcessMemory }> {
+    return this.child.request({ type: 'summarize', expectedKeys }, 'summary');
   }
 
   /** Closes every subscriber socket and waits for the process to exit. */
-  async close(): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    if (this.child.connected) this.send({ type: 'close' });
-    else this.child.kill();
-    await exited;
-  }
-
-  private send(message: ToSubscribers): void {
-    if (this.exited) throw new Error(this.exited);
-    this.child.send(message);
-  }
-
-  private reply<T extends FromSubscribers['type']>(type: T): Promise<Reply<T>> {
-    return new Promise((resolve, reject) => {
-      const onMessage = (message: FromSubscribers) => {
-        if (message.type !== type) return;
-        this.child.off('exit', onExit);
-        this.child.off('message', onMessage);
-        resolve(message as Reply<T>);
-      };
-      const onExit = () => {
-        this.child.off('message', onMessage);
-        reject(new Error(this.exited));
-      };
-      this.child.on('message', onMessage);
-      this.child.once('exit', onExit);
-    });
+  close(): Promise<void> {
+    return this.child.close({ type: 'close' });
   }
 }

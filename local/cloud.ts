@@ -466,7 +466,7 @@ function dynamoClient(dynamodb: DynamoDbLocal, region: string): DynamoDBClient {
 }
 
 /** The same variables the CDK stacks set on each function, pointed at the local endpoints. */
-function lambdaEnv(
+export function lambdaEnv(
   config: RelaymeshConfig,
   region: string,
   local: {
