@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MessageFrame } from '../lambdas/core/protocol';
-import { RelaymeshClient, RelaymeshError, type ConnectionState, type PublishRetryEvent, type RecoveryEvent, type RelaymeshClientOptions } from './relaymesh-client';
-import type { Gap } from './stream-order';
+import type { MessageFrame } from './protocol.js';
+import { RelaymeshClient, RelaymeshError, type ConnectionState, type PublishRetryEvent, type RecoveryEvent, type RelaymeshClientOptions } from './relaymesh-client.js';
+import type { Gap } from './stream-order.js';
 
 describe('RelaymeshClient options', () => {
   it('refuses bad options with an error naming each bad field', () => {
@@ -66,10 +66,10 @@ describe('RelaymeshClient against a misbehaving server', () => {
     const { url, connections } = await startServer();
     client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 }, reconnectBackoff: { baseMs: 10, maxMs: 20 } });
     const states: ConnectionState[] = [];
-    client.on('state', (state) => states.push(state));
+    client.on('state', ({ current }) => states.push(current));
     await client.connect();
-    await new Promise<void>((resolve) => client!.on('state', (state) => state === 'open' && resolve()));
-    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    await new Promise<void>((resolve) => client!.on('state', ({ current }) => current === 'connected' && resolve()));
+    expect(states).toEqual(['connecting', 'connected', 'disconnected', 'connected']);
     expect(connections).toHaveLength(2);
   });
 
@@ -77,13 +77,13 @@ describe('RelaymeshClient against a misbehaving server', () => {
     const { url, connections } = await startServer();
     client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 }, reconnectBackoff: { baseMs: 10, maxMs: 20 } });
     const states: ConnectionState[] = [];
-    client.on('state', (state) => states.push(state));
+    client.on('state', ({ current }) => states.push(current));
     await client.connect();
     // A busy connection: the pings queue behind slow requests, but frames flow.
     const flowing = setInterval(() => connections[0]!.send(JSON.stringify({ type: 'presence', event: 'join', channel: 'room:1', member: { sub: 's', connectionId: 'c', region: 'r' }, ts: 1 })), 50);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     clearInterval(flowing);
-    expect(states).toEqual(['connecting', 'open']);
+    expect(states).toEqual(['connecting', 'connected']);
     expect(connections).toHaveLength(1);
   });
 
