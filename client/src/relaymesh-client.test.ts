@@ -1,9 +1,10 @@
 import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageFrame } from './protocol.js';
-import { RelaymeshClient, RelaymeshError, type ConnectionState, type PublishRetryEvent, type RecoveryEvent, type RelaymeshClientOptions } from './relaymesh-client.js';
+import { RelaymeshClient, RelaymeshError, type ConnectionState, type ConnectionStateChange, type PublishRetryEvent, type RecoveryEvent, type RelaymeshClientOptions } from './relaymesh-client.js';
 import type { Gap } from './stream-order.js';
 
 describe('RelaymeshClient options', () => {
@@ -94,6 +95,165 @@ describe('RelaymeshClient against a misbehaving server', () => {
     const publish = client.publish('room:1', 'x', { id: 'once' });
     await expect(publish).rejects.toBeInstanceOf(RelaymeshError);
     await expect(publish).rejects.toMatchObject({ code: 'disconnected', retryable: true });
+  });
+});
+
+/** A browser's WebSocket as the client sees it: an error event with no message, a bare 1006 close, never the upgrade's status. */
+class BrowserLikeWebSocket {
+  private readonly socket: WebSocket;
+  constructor(url: string) {
+    this.socket = new WebSocket(url);
+  }
+  get readyState() {
+    return this.socket.readyState;
+  }
+  send(data: string) {
+    this.socket.send(data);
+  }
+  close(code?: number) {
+    this.socket.close(code);
+  }
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: any) => void) {
+    if (type === 'error') this.socket.addEventListener('error', () => listener({ type: 'error' }));
+    else this.socket.addEventListener(type, listener);
+  }
+}
+
+const jwtExpiringAt = (exp: number) => `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: 's', exp })).toString('base64url')}.sig`;
+
+describe('RelaymeshClient connection states', () => {
+  const servers: Array<WebSocketServer | Server> = [];
+  let client: RelaymeshClient | undefined;
+  const fast = { reconnectBackoff: { baseMs: 10, maxMs: 20 }, requestTimeoutMs: 2000 };
+
+  afterEach(async () => {
+    await client?.close();
+    for (const server of servers.splice(0)) server.close();
+  });
+
+  /** A WebSocket server that answers each upgrade with `verdict(token)`: true accepts, a number refuses with that status. */
+  async function gate(verdict: (token: string) => true | number) {
+    const tokens: string[] = [];
+    const server = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      verifyClient: (info, done) => {
+        const token = new URL(info.req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
+        tokens.push(token);
+        const answer = verdict(token);
+        if (answer === true) done(true);
+        else done(false, answer);
+      },
+    });
+    servers.push(server);
+    await once(server, 'listening');
+    return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, tokens };
+  }
+
+  /** An edge whose /v1/connect names `websocketUrl`, as the local cloud's does. */
+  async function edge(websocketUrl: string) {
+    const server = createServer((_req, res) => res.end(JSON.stringify({ region: 'us-east-1', websocketUrl })));
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  function track(created: RelaymeshClient) {
+    client = created;
+    const changes: ConnectionStateChange[] = [];
+    created.on('state', (change) => changes.push(change));
+    return changes;
+  }
+
+  it('goes initialized → connecting → connected, and reports each change with its previous state', async () => {
+    const { url } = await gate(() => true);
+    const changes = track(new RelaymeshClient({ url, token: 't', WebSocket, ...fast }));
+    expect(client!.state).toBe('initialized');
+    await client!.connect();
+    expect(changes).toEqual([
+      { previous: 'initialized', current: 'connecting' },
+      { previous: 'connecting', current: 'connected' },
+    ]);
+    await client!.close();
+    expect(changes.at(-1)).toEqual({ previous: 'connected', current: 'closed' });
+  });
+
+  it('GIVEN an upgrade refused 401 (the ws package names the status) THEN it asks getToken() before each attempt and, after maxTokenRefusals in a row, is failed with the reason and tries no more', async () => {
+    const { url, tokens } = await gate(() => 401);
+    let asked = 0;
+    const changes = track(new RelaymeshClient({ url, getToken: async () => `token-${++asked}`, WebSocket, maxTokenRefusals: 3, ...fast }));
+    const connecting = client!.connect();
+    await expect(connecting).rejects.toMatchObject({ code: 4010, status: 401, retryable: false, message: expect.stringMatching(/HTTP 401.*3 times in a row/) });
+    expect(client!.state).toBe('failed');
+    expect(client!.reason).toMatchObject({ code: 4010, status: 401 });
+    expect(tokens).toEqual(['token-1', 'token-2', 'token-3']);
+    expect(changes.map((c) => c.current)).toEqual(['connecting', 'disconnected', 'failed']);
+    expect(changes[1]).toMatchObject({ reason: { code: 'connect-failed', status: 401 }, retryInMs: expect.any(Number) });
+    // Failed is final until the app connects again; requests fail at once with the reason.
+    await expect(client!.publish('room:1', 'x')).rejects.toMatchObject({ code: 4010 });
+  });
+
+  it('GIVEN a token refused once (403) THEN the next getToken() token connects it, and the refusal is not held against later attempts', async () => {
+    const { url } = await gate((token) => (token === 'good' ? true : 403));
+    const issued = ['bad', 'good'];
+    const changes = track(new RelaymeshClient({ url, getToken: () => issued.shift()!, WebSocket, maxTokenRefusals: 2, ...fast }));
+    await client!.connect();
+    expect(changes.map((c) => c.current)).toEqual(['connecting', 'disconnected', 'connected']);
+  });
+
+  it('GIVEN a browser, which hides the status, and an edge that answers THEN sockets closing before open maxHiddenRefusals times in a row make it failed', async () => {
+    const { url } = await gate(() => 401);
+    const edgeUrl = await edge(url);
+    track(new RelaymeshClient({ edgeUrl, token: jwtExpiringAt(Date.now() / 1000 + 3600), WebSocket: BrowserLikeWebSocket, maxHiddenRefusals: 4, ...fast }));
+    await expect(client!.connect()).rejects.toMatchObject({ code: 4010, status: undefined, message: expect.stringMatching(/browser hides the status.*4 times in a row/) });
+  });
+
+  it('GIVEN a browser and a token past its exp THEN it is failed after maxTokenRefusals, naming the expiry, with no edge to tell', async () => {
+    const { url } = await gate(() => 401);
+    const expiredAt = Math.floor(Date.now() / 1000) - 60;
+    track(new RelaymeshClient({ url, getToken: () => jwtExpiringAt(expiredAt), WebSocket: BrowserLikeWebSocket, maxTokenRefusals: 2, ...fast }));
+    await expect(client!.connect()).rejects.toMatchObject({ code: 4010, message: expect.stringContaining(`expired at ${new Date(expiredAt * 1000).toISOString()}`) });
+  });
+
+  it('GIVEN a browser without an edge THEN silent closes are not taken for refusals: it stays disconnected and keeps trying', async () => {
+    const { url, tokens } = await gate(() => 401);
+    track(new RelaymeshClient({ url, token: 'opaque', WebSocket: BrowserLikeWebSocket, maxHiddenRefusals: 2, maxTokenRefusals: 2, ...fast }));
+    void client!.connect().catch(() => {});
+    await until(() => tokens.length >= 5);
+    expect(client!.state).toBe('disconnected');
+  });
+
+  it('GIVEN no server for longer than suspendedAfterMs THEN it is suspended: connect() and publishes reject at once, retries go on at suspendedRetryMs, and it connects when the server is back', async () => {
+    // A port that was free a moment ago: nothing listens on it until the server "comes back".
+    const probe = await gate(() => true);
+    const port = Number(new URL(probe.url).port);
+    servers.pop()!.close();
+    const changes = track(new RelaymeshClient({ url: probe.url, token: 't', WebSocket, suspendedAfterMs: 200, suspendedRetryMs: 50, ...fast }));
+    await expect(client!.connect()).rejects.toMatchObject({ code: 'disconnected', message: expect.stringMatching(/Not connected for 200 ms.*ECONNREFUSED/) });
+    expect(client!.state).toBe('suspended');
+    expect(changes.find((c) => c.current === 'suspended')).toMatchObject({ previous: 'disconnected', reason: { code: 'disconnected' } });
+    await expect(client!.publish('room:1', 'x', { id: 'while-suspended' })).rejects.toMatchObject({ code: 'disconnected', id: 'while-suspended' });
+
+    const server = new WebSocketServer({ port, host: '127.0.0.1' });
+    servers.push(server);
+    await until(() => client!.state === 'connected');
+    expect(changes.at(-1)).toEqual({ previous: 'suspended', current: 'connected' });
+  });
+
+  it('stops retrying when closed while disconnected: connect() rejects as closed', async () => {
+    const { url, tokens } = await gate(() => 503);
+    track(new RelaymeshClient({ url, token: 't', WebSocket, ...fast }));
+    const connecting = client!.connect();
+    await until(() => tokens.length >= 2);
+    await client!.close();
+    await expect(connecting).rejects.toMatchObject({ code: 'closed' });
+    expect(client!.state).toBe('closed');
+  });
+
+  it('refuses options with neither or both of token and getToken', () => {
+    expect(() => new RelaymeshClient({ url: 'ws://127.0.0.1:1', WebSocket })).toThrow('needs token or getToken');
+    expect(() => new RelaymeshClient({ url: 'ws://127.0.0.1:1', token: 't', getToken: () => 't', WebSocket })).toThrow('needs token or getToken');
   });
 });
 
