@@ -32,7 +32,13 @@ describe('the examples, each from a folder of its own outside the repository, ag
   let stateFile: string;
   let browser: Browser | undefined;
 
-  async function installExample(name: string): Promise<string> {
+  const installs = new Map<string, Promise<string>>();
+  /** The example copied out of the repo with the tarball installed into it, once per example. */
+  function installed(name: string): Promise<string> {
+    if (!installs.has(name)) installs.set(name, install(name));
+    return installs.get(name)!;
+  }
+  async function install(name: string): Promise<string> {
     const folder = join(work, name);
     await cp(join(REPO, 'examples', name), folder, { recursive: true, filter: (source) => !/node_modules|dist/.test(source.slice(REPO.length)) });
     await npm(['install', tarball, '--prefer-offline'], folder);
@@ -57,7 +63,7 @@ describe('the examples, each from a folder of its own outside the repository, ag
   });
 
   it('examples/node-basic: subscribes, publishes with a fresh id, receives its message and exits 0, run twice', async () => {
-    const folder = await installExample('node-basic');
+    const folder = await installed('node-basic');
     for (let time = 1; time <= 2; time++) {
       const { stdout } = await run('node', ['index.mjs', stateFile], { cwd: folder, env: userEnv, timeout: 60_000 });
       expect(stdout).toContain('initialized → connecting');
@@ -66,15 +72,25 @@ describe('the examples, each from a folder of its own outside the repository, ag
     }
   }, 240_000);
 
+  it("the README's client example runs as written, from the same folder, and exits", async () => {
+    const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+    const example = /```js\n(import \{ readFileSync \}[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain("from '@relaymesh/client'");
+    const folder = await installed('node-basic');
+    await writeFile(join(folder, 'readme-example.mjs'), example!);
+    const { stdout } = await run('node', ['readme-example.mjs'], { cwd: folder, env: { ...userEnv, RELAYMESH_STATE: stateFile }, timeout: 60_000 });
+    expect(stdout).toContain("{ text: 'hi' }");
+  }, 240_000);
+
   it('examples/node-basic: says what is wrong, without a stack trace, when the state file is missing', async () => {
-    const folder = join(work, 'node-basic');
+    const folder = await installed('node-basic');
     const failure = await run('node', ['index.mjs', join(work, 'absent.json')], { cwd: folder, env: userEnv }).catch((error: { code: number; stderr: string }) => error);
     expect(failure).toMatchObject({ code: 1, stderr: expect.stringContaining("Cannot read the local cloud's state file") });
     expect((failure as { stderr: string }).stderr).not.toContain('    at ');
-  }, 60_000);
+  }, 240_000);
 
   it(`examples/browser: bundled within ${MAX_BROWSER_BUNDLE_GZIP_BYTES} bytes gzip, the page in headless Chromium receives its message from the local cloud, and the server exits 0`, async () => {
-    const folder = await installExample('browser');
+    const folder = await installed('browser');
     await npm(['run', 'build'], folder);
     const gzipped = gzipSync(await readFile(join(folder, 'dist/main.js')), { level: 9 }).length;
     expect(gzipped).toBeLessThanOrEqual(MAX_BROWSER_BUNDLE_GZIP_BYTES);
