@@ -251,6 +251,48 @@ describe('RelaymeshClient connection states', () => {
     expect(client!.state).toBe('closed');
   });
 
+  it('generates v4 UUID publish ids where crypto.randomUUID is missing (a page served over plain HTTP)', async () => {
+    const { url } = await gate(() => true);
+    const server = servers.at(-1) as WebSocketServer;
+    const ids: string[] = [];
+    server.on('connection', (socket) =>
+      socket.on('message', (raw) => {
+        const frame = JSON.parse(raw.toString());
+        ids.push(frame.id);
+        socket.send(JSON.stringify({ type: 'ack', action: 'publish', channel: frame.channel, id: frame.id, ref: frame.ref }));
+      }),
+    );
+    track(new RelaymeshClient({ url, token: 't', WebSocket, ...fast }));
+    await client!.connect();
+    const original = globalThis.crypto.randomUUID;
+    Object.defineProperty(globalThis.crypto, 'randomUUID', { value: undefined, configurable: true });
+    try {
+      await client!.publish('room:1', 'a');
+      await client!.publish('room:1', 'b');
+    } finally {
+      Object.defineProperty(globalThis.crypto, 'randomUUID', { value: original, configurable: true });
+    }
+    expect(ids).toHaveLength(2);
+    expect(ids.every((id) => UUID.test(id)) && ids[0] !== ids[1]).toBe(true);
+  });
+
+  it('counts a WebSocket constructor that throws as a failed attempt, reported and retried, not a crash', async () => {
+    let constructed = 0;
+    const Throwing = class {
+      constructor() {
+        constructed++;
+        throw new SyntaxError('The URL is invalid');
+      }
+    } as unknown as typeof WebSocket;
+    const errors: Error[] = [];
+    track(new RelaymeshClient({ url: 'ws://127.0.0.1:1', token: 't', WebSocket: Throwing, ...fast }));
+    client!.on('error', (error) => errors.push(error));
+    void client!.connect().catch(() => {});
+    await until(() => constructed >= 2);
+    expect(client!.state).toBe('disconnected');
+    expect(errors[0]).toMatchObject({ code: 'connect-failed', message: expect.stringContaining('The URL is invalid') });
+  });
+
   it('refuses options with neither or both of token and getToken', () => {
     expect(() => new RelaymeshClient({ url: 'ws://127.0.0.1:1', WebSocket })).toThrow('needs token or getToken');
     expect(() => new RelaymeshClient({ url: 'ws://127.0.0.1:1', token: 't', getToken: () => 't', WebSocket })).toThrow('needs token or getToken');

@@ -412,7 +412,7 @@ export class RelaymeshClient<Channels extends ChannelTypes = Record<string, Json
    * client is suspended, failed or closed.
    */
   async publish<C extends keyof Channels & string>(channel: C, data: Channels[C], options: PublishOptions = {}): Promise<AckFrame> {
-    const id = options.id ?? globalThis.crypto.randomUUID();
+    const id = options.id ?? messageId();
     const frame = { action: 'publish', channel, data: data as JsonValue, id, ...(options.class && { class: options.class }) } as const;
     for (let retry = 0; ; retry++) {
       try {
@@ -490,7 +490,8 @@ export class RelaymeshClient<Channels extends ChannelTypes = Record<string, Json
     } catch (error) {
       if (session !== this.session) return;
       this.attempting = false;
-      return this.attemptFailed(error as RelaymeshError);
+      // A WebSocket constructor may throw (a malformed URL): a failed attempt like any other.
+      return this.attemptFailed(error instanceof RelaymeshError ? error : new RelaymeshError('connect-failed', String(error), true));
     }
     this.attempting = false;
     this.connected();
@@ -898,4 +899,14 @@ export class RelaymeshClient<Channels extends ChannelTypes = Record<string, Json
 function withId(error: RelaymeshError, id: string): RelaymeshError {
   if (error.id !== undefined) return error;
   return new RelaymeshError(error.code, error.message, error.retryable, { id, retryAfterMs: error.retryAfterMs, status: error.status });
+}
+
+/** A random v4 UUID; pages served over plain HTTP (not a secure context) have no crypto.randomUUID, only getRandomValues. */
+function messageId(): string {
+  if (typeof globalThis.crypto.randomUUID === 'function') return globalThis.crypto.randomUUID();
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
