@@ -39,6 +39,12 @@ describe('handleEdgeRequest over plain HTTP', () => {
     expect(JSON.parse(result.body!)).toEqual({ region: 'us-east-1', websocketUrl: 'wss://ws.example' });
   });
 
+  it('lets a browser page of any origin read /v1/connect (CORS), where the SDK asks which region to connect to', async () => {
+    const { deps } = depsWithSecret();
+    const result = await handleEdgeRequest(deps, albEvent('GET', '/v1/connect', { origin: 'http://app.example' }));
+    expect(result.headers).toMatchObject({ 'access-control-allow-origin': '*' });
+  });
+
   it('checks a token that came over HTTPS', async () => {
     const { deps, secret } = depsWithSecret();
     const result = await handleEdgeRequest(deps, albEvent('POST', '/v1/publish', { 'x-forwarded-proto': 'https', authorization: 'Bearer not-a-jwt' }));

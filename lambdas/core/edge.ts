@@ -42,7 +42,8 @@ export async function handleEdgeRequest(deps: EdgeDeps, event: ALBEvent): Promis
       case 'GET /health':
         return await health(deps);
       case 'GET /v1/connect':
-        return json(200, { region: deps.region, websocketUrl: deps.websocketUrl });
+        // Public and credential-free: a browser SDK on any site's page may ask where to connect.
+        return json(200, { region: deps.region, websocketUrl: deps.websocketUrl }, { 'access-control-allow-origin': '*' });
       case 'POST /v1/publish':
         return await httpPublish(deps, event);
       default:
@@ -135,10 +136,10 @@ async function httpPublish(deps: EdgeDeps, event: ALBEvent): Promise<ALBResult> 
   }
 }
 
-const json = (statusCode: number, body: unknown): ALBResult => ({
+const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ALBResult => ({
   statusCode,
   statusDescription: `${statusCode} ${STATUS_CODES[statusCode]}`,
-  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
   isBase64Encoded: false,
   body: JSON.stringify(body),
 });

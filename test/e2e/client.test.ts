@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RelaymeshClient, RelaymeshError, type ConnectionState, type Message, type PresenceEvent, type RecoveryEvent, type RelaymeshClientOptions } from '../../client';
+import { RelaymeshClient, RelaymeshError, type ConnectionState, type Message, type PresenceEvent, type RecoveryEvent, type RelaymeshClientOptions } from '../../client/src';
 import type { LocalCloud } from '../../local/cloud';
 import { eventually, sleep, startTestCloud, tokenFor } from './support';
 
@@ -19,7 +19,7 @@ describe('the client SDK on the local cloud, two regions', () => {
   const client = (options: Partial<RelaymeshClientOptions>) => {
     const created = new RelaymeshClient({
       WebSocket,
-      token: () => tokenFor(),
+      getToken: () => tokenFor(),
       heartbeatMs: 1000,
       requestTimeoutMs: 5000,
       backoff: { baseMs: 100, maxMs: 1000 },
@@ -46,14 +46,14 @@ describe('the client SDK on the local cloud, two regions', () => {
     const comeBack = new Promise<void>((resolve) => (letBackIn = resolve));
     const subscriber = client({
       edgeUrl: cloud.edge.url,
-      token: async () => {
+      getToken: async () => {
         if (++tokenRequests > 1) await comeBack;
         return tokenFor();
       },
     });
     const states: ConnectionState[] = [];
     const recoveries: RecoveryEvent[] = [];
-    subscriber.on('state', (state) => states.push(state));
+    subscriber.on('state', ({ current }) => states.push(current));
     subscriber.on('recovery', (recovery) => recoveries.push(recovery));
     await subscriber.connect();
     expect(subscriber.url).toBe(cloud.regions[US]!.websocketUrl);
@@ -76,7 +76,7 @@ describe('the client SDK on the local cloud, two regions', () => {
     try {
       await cloud.fail(US);
       await eventually(async () => tokenRequests === 2);
-      expect(subscriber.state).toBe('reconnecting');
+      expect(subscriber.state).toBe('disconnected');
       // EU keeps publishing while the subscriber is away, while it comes back, and after.
       for (let i = 6; i <= 12; i++) await euPublisher.publish('room:sdk', `eu-${i}`, { id: `sdk-eu-${i}` });
       expect(seqsFrom(received, EU)).toEqual(range(1, 5));
@@ -88,7 +88,7 @@ describe('the client SDK on the local cloud, two regions', () => {
       await sleep(SETTLE_MS); // long enough for a duplicate to show up
 
       expect(subscriber.url).toBe(cloud.regions[EU]!.websocketUrl);
-      expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+      expect(states).toEqual(['connecting', 'connected', 'disconnected', 'connected']);
       expect(recoveries).toEqual([{ channel: 'room:sdk', recovered: true, missing: [], position: { [US]: 5, [EU]: expect.any(Number) } }]);
       expect(seqsFrom(received, US)).toEqual(range(1, 5));
       expect(seqsFrom(received, EU)).toEqual(range(1, 20));
@@ -99,13 +99,13 @@ describe('the client SDK on the local cloud, two regions', () => {
   });
 
   it('rejects a refused publish with the protocol error, announces presence and lists members across regions', async () => {
-    const restricted = client({ url: cloud.regions[EU]!.websocketUrl, token: () => tokenFor({ sub: 'bob', publish: ['room:*'] }) });
+    const restricted = client({ url: cloud.regions[EU]!.websocketUrl, getToken: () => tokenFor({ sub: 'bob', publish: ['room:*'] }) });
     await restricted.connect();
     const refused = restricted.publish('secret:sdk', 'leak');
     await expect(refused).rejects.toBeInstanceOf(RelaymeshError);
     await expect(refused).rejects.toMatchObject({ code: 4302, retryable: false });
 
-    const alice = client({ url: cloud.regions[US]!.websocketUrl, token: () => tokenFor({ sub: 'alice' }) });
+    const alice = client({ url: cloud.regions[US]!.websocketUrl, getToken: () => tokenFor({ sub: 'alice' }) });
     await alice.connect();
     const events: PresenceEvent[] = [];
     await alice.subscribe('room:sdk-presence', () => {}, { presence: true, onPresence: (event) => events.push(event) });

@@ -8,7 +8,7 @@ import {
   type RecoveryVector,
   type RelaymeshClientOptions,
   type Subscription,
-} from '../../client';
+} from '../../client/src';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { DeliveryLedger, type AckedMessage } from '../../ops/gameday/ledger';
 import { sleep, startTestCloud, tokenFor } from './support';
@@ -104,15 +104,15 @@ class Subscriber {
   ) {}
 
   /**
-   * Connects and subscribes, from `since` when given. The SDK leaves a failed connect, or a
-   * failed plain first subscribe (nothing handed over yet), to its caller: try again.
+   * Connects and subscribes, from `since` when given. The SDK leaves a failed plain first
+   * subscribe (nothing handed over yet), or a connect that reached suspended, to its caller: try again.
    */
   async start(since?: RecoveryVector): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const client = new RelaymeshClient({
         ...CLIENT_OPTIONS,
         url: this.cloud.regions[this.region]!.websocketUrl,
-        token: () => tokenFor({ sub: `subscriber-${this.index}` }),
+        getToken: () => tokenFor({ sub: `subscriber-${this.index}` }),
         WebSocket: recordingWebSocket(this.traffic),
       });
       client.on('recovery', (event) => this.ledger.recover(event));
@@ -215,7 +215,7 @@ describe('soak: 100 subscribers, two regions, publishes and moves under throttle
 
     const publishErrors: RelaymeshError[] = [];
     for (const region of REGIONS) {
-      const publisher = new RelaymeshClient({ ...CLIENT_OPTIONS, url: cloud.regions[region]!.websocketUrl, token: () => tokenFor({ sub: `publisher-${region}` }), WebSocket });
+      const publisher = new RelaymeshClient({ ...CLIENT_OPTIONS, url: cloud.regions[region]!.websocketUrl, getToken: () => tokenFor({ sub: `publisher-${region}` }), WebSocket });
       publisher.on('publishRetry', ({ error }) => publishErrors.push(error));
       await publisher.connect();
       publishers.push(publisher);

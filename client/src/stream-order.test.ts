@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { MessageFrame } from '../lambdas/core/protocol';
-import { ChannelStream, type Gap } from './stream-order';
+import type { MessageFrame } from './protocol.js';
+import { ChannelStream, type Gap } from './stream-order.js';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';

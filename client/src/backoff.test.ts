@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_BACKOFF, DEFAULT_RECONNECT_BACKOFF } from './backoff';
+import { backoffDelay, DEFAULT_BACKOFF, DEFAULT_RECONNECT_BACKOFF } from './backoff.js';
 
 const options = { baseMs: 250, maxMs: 30_000 };
 

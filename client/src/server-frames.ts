@@ -1,6 +1,6 @@
-import { z } from 'zod';
-// Types only: the client bundle must stay free of server code.
-import type { AckFrame, ErrorFrame, MembersFrame, MessageFrame, PongFrame, PresenceEventFrame, ServerFrame } from '../lambdas/core/protocol';
+import * as z from 'zod/mini';
+import type { AckFrame, ErrorFrame, MembersFrame, MessageFrame, PongFrame, PresenceEventFrame, ServerFrame } from './protocol.js';
+import { validate } from './validation.js';
 
 /**
  * The server frames as the client reads them, checked before use: ordering and recovery
@@ -9,7 +9,8 @@ import type { AckFrame, ErrorFrame, MembersFrame, MessageFrame, PongFrame, Prese
  */
 
 const RefSchema = z.union([z.string(), z.number()]);
-const VectorSchema = z.record(z.string(), z.number().int().min(0));
+const VectorSchema = z.record(z.string(), z.int().check(z.nonnegative()));
+const PositiveInt = z.int().check(z.positive());
 
 const MessageFrameSchema = z.looseObject({
   type: z.literal('message'),
@@ -19,7 +20,7 @@ const MessageFrameSchema = z.looseObject({
   origin: z.string(),
   ts: z.number(),
   class: z.enum(['critical', 'ephemeral']),
-  seq: z.number().int().positive().optional(),
+  seq: z.optional(PositiveInt),
 });
 
 const PresenceMemberSchema = z.looseObject({ sub: z.string(), connectionId: z.string(), region: z.string() });
@@ -34,23 +35,23 @@ const PresenceEventFrameSchema = z.looseObject({
 
 const MissingRangeSchema = z.looseObject({
   origin: z.string(),
-  from: z.number().int().positive(),
-  to: z.number().int().positive(),
+  from: PositiveInt,
+  to: PositiveInt,
   reason: z.enum(['expired', 'not-replicated', 'limit']),
 });
 
 const AckFrameSchema = z.looseObject({
   type: z.literal('ack'),
   action: z.enum(['subscribe', 'unsubscribe', 'publish', 'presence', 'ping']),
-  ref: RefSchema.optional(),
-  channel: z.string().optional(),
-  id: z.string().optional(),
-  origin: z.string().optional(),
-  seq: z.number().int().positive().optional(),
-  duplicate: z.boolean().optional(),
-  recovered: z.boolean().optional(),
-  missing: z.array(MissingRangeSchema).optional(),
-  position: VectorSchema.optional(),
+  ref: z.optional(RefSchema),
+  channel: z.optional(z.string()),
+  id: z.optional(z.string()),
+  origin: z.optional(z.string()),
+  seq: z.optional(PositiveInt),
+  duplicate: z.optional(z.boolean()),
+  recovered: z.optional(z.boolean()),
+  missing: z.optional(z.array(MissingRangeSchema)),
+  position: z.optional(VectorSchema),
 });
 
 const ServerFrameSchema = z.discriminatedUnion('type', [
@@ -58,20 +59,21 @@ const ServerFrameSchema = z.discriminatedUnion('type', [
   PresenceEventFrameSchema,
   AckFrameSchema,
   z.looseObject({ type: z.literal('batch'), frames: z.array(z.discriminatedUnion('type', [MessageFrameSchema, PresenceEventFrameSchema])) }),
-  z.looseObject({ type: z.literal('members'), channel: z.string(), members: z.array(PresenceMemberSchema), next: z.string().optional(), ref: RefSchema.optional() }),
-  z.looseObject({ type: z.literal('pong'), ts: z.number(), connectionId: z.string(), ref: RefSchema.optional() }),
+  z.looseObject({ type: z.literal('members'), channel: z.string(), members: z.array(PresenceMemberSchema), next: z.optional(z.string()), ref: z.optional(RefSchema) }),
+  z.looseObject({ type: z.literal('pong'), ts: z.number(), connectionId: z.string(), ref: z.optional(RefSchema) }),
   z.looseObject({
     type: z.literal('error'),
-    code: z.number().int(),
+    code: z.int(),
     message: z.string(),
     retryable: z.boolean(),
-    ref: RefSchema.optional(),
-    id: z.string().optional(),
-    retryAfterMs: z.number().min(0).optional(),
+    ref: z.optional(RefSchema),
+    id: z.optional(z.string()),
+    retryAfterMs: z.optional(z.number().check(z.nonnegative())),
   }),
 ]);
+const FRAME_TYPES: readonly string[] = ServerFrameSchema.def.options.map((option) => option.shape.type.def.values[0]!);
 
-// Compile-time proof that what the schemas accept is what the protocol's types describe.
+// Compile-time proof that what the schemas accept is what the client's protocol types describe.
 type Parsed = z.output<typeof ServerFrameSchema>;
 const _conforms: [
   Extract<Parsed, { type: 'message' }> extends MessageFrame ? true : never,
@@ -125,8 +127,8 @@ export function parseServerFrame(raw: string): { frame: ServerFrame } | { gatewa
   } catch {
     return { unreadable: { problem: `not JSON: ${raw.slice(0, 100)}` } };
   }
-  const parsed = ServerFrameSchema.safeParse(json);
-  if (parsed.success) return { frame: parsed.data as ServerFrame };
+  const parsed = validate(ServerFrameSchema, json, 'frame');
+  if ('data' in parsed) return { frame: parsed.data as ServerFrame };
   const gateway = GatewayFrameSchema.safeParse(json);
   if (gateway.success) {
     const { message, requestId } = gateway.data;
@@ -134,9 +136,6 @@ export function parseServerFrame(raw: string): { frame: ServerFrame } | { gatewa
   }
   const ref = RefSchema.safeParse((json as { ref?: unknown } | null)?.ref);
   const type = (json as { type?: unknown } | null)?.type;
-  const problem =
-    typeof type === 'string' && !ServerFrameSchema.options.some((option) => option.shape.type.value === type)
-      ? `unknown frame type "${type}"`
-      : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'frame'}: ${issue.message}`).join('; ');
+  const problem = typeof type === 'string' && !FRAME_TYPES.includes(type) ? `unknown frame type "${type}"` : parsed.problem;
   return { unreadable: { problem: `${problem} in ${raw.slice(0, 200)}`, ...(ref.success && { ref: ref.data }) } };
 }

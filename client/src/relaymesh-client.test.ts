@@ -1,10 +1,11 @@
 import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MessageFrame } from '../lambdas/core/protocol';
-import { RelaymeshClient, RelaymeshError, type ConnectionState, type PublishRetryEvent, type RecoveryEvent, type RelaymeshClientOptions } from './relaymesh-client';
-import type { Gap } from './stream-order';
+import type { MessageFrame } from './protocol.js';
+import { RelaymeshClient, RelaymeshError, type ConnectionState, type ConnectionStateChange, type PublishRetryEvent, type RecoveryEvent, type RelaymeshClientOptions } from './relaymesh-client.js';
+import type { Gap } from './stream-order.js';
 
 describe('RelaymeshClient options', () => {
   it('refuses bad options with an error naming each bad field', () => {
@@ -66,10 +67,10 @@ describe('RelaymeshClient against a misbehaving server', () => {
     const { url, connections } = await startServer();
     client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 }, reconnectBackoff: { baseMs: 10, maxMs: 20 } });
     const states: ConnectionState[] = [];
-    client.on('state', (state) => states.push(state));
+    client.on('state', ({ current }) => states.push(current));
     await client.connect();
-    await new Promise<void>((resolve) => client!.on('state', (state) => state === 'open' && resolve()));
-    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    await new Promise<void>((resolve) => client!.on('state', ({ current }) => current === 'connected' && resolve()));
+    expect(states).toEqual(['connecting', 'connected', 'disconnected', 'connected']);
     expect(connections).toHaveLength(2);
   });
 
@@ -77,13 +78,13 @@ describe('RelaymeshClient against a misbehaving server', () => {
     const { url, connections } = await startServer();
     client = new RelaymeshClient({ url, token: 't', WebSocket, heartbeatMs: 50, requestTimeoutMs: 200, backoff: { baseMs: 10, maxMs: 20 }, reconnectBackoff: { baseMs: 10, maxMs: 20 } });
     const states: ConnectionState[] = [];
-    client.on('state', (state) => states.push(state));
+    client.on('state', ({ current }) => states.push(current));
     await client.connect();
     // A busy connection: the pings queue behind slow requests, but frames flow.
     const flowing = setInterval(() => connections[0]!.send(JSON.stringify({ type: 'presence', event: 'join', channel: 'room:1', member: { sub: 's', connectionId: 'c', region: 'r' }, ts: 1 })), 50);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     clearInterval(flowing);
-    expect(states).toEqual(['connecting', 'open']);
+    expect(states).toEqual(['connecting', 'connected']);
     expect(connections).toHaveLength(1);
   });
 
@@ -94,6 +95,207 @@ describe('RelaymeshClient against a misbehaving server', () => {
     const publish = client.publish('room:1', 'x', { id: 'once' });
     await expect(publish).rejects.toBeInstanceOf(RelaymeshError);
     await expect(publish).rejects.toMatchObject({ code: 'disconnected', retryable: true });
+  });
+});
+
+/** A browser's WebSocket as the client sees it: an error event with no message, a bare 1006 close, never the upgrade's status. */
+class BrowserLikeWebSocket {
+  private readonly socket: WebSocket;
+  constructor(url: string) {
+    this.socket = new WebSocket(url);
+  }
+  get readyState() {
+    return this.socket.readyState;
+  }
+  send(data: string) {
+    this.socket.send(data);
+  }
+  close(code?: number) {
+    this.socket.close(code);
+  }
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: any) => void) {
+    if (type === 'error') this.socket.addEventListener('error', () => listener({ type: 'error' }));
+    else this.socket.addEventListener(type, listener);
+  }
+}
+
+const jwtExpiringAt = (exp: number) => `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: 's', exp })).toString('base64url')}.sig`;
+
+describe('RelaymeshClient connection states', () => {
+  const servers: Array<WebSocketServer | Server> = [];
+  let client: RelaymeshClient | undefined;
+  const fast = { reconnectBackoff: { baseMs: 10, maxMs: 20 }, requestTimeoutMs: 2000 };
+
+  afterEach(async () => {
+    await client?.close();
+    for (const server of servers.splice(0)) server.close();
+  });
+
+  /** A WebSocket server that answers each upgrade with `verdict(token)`: true accepts, a number refuses with that status. */
+  async function gate(verdict: (token: string) => true | number) {
+    const tokens: string[] = [];
+    const server = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      verifyClient: (info, done) => {
+        const token = new URL(info.req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
+        tokens.push(token);
+        const answer = verdict(token);
+        if (answer === true) done(true);
+        else done(false, answer);
+      },
+    });
+    servers.push(server);
+    await once(server, 'listening');
+    return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, tokens };
+  }
+
+  /** An edge whose /v1/connect names `websocketUrl`, as the local cloud's does. */
+  async function edge(websocketUrl: string) {
+    const server = createServer((_req, res) => res.end(JSON.stringify({ region: 'us-east-1', websocketUrl })));
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  function track(created: RelaymeshClient) {
+    client = created;
+    const changes: ConnectionStateChange[] = [];
+    created.on('state', (change) => changes.push(change));
+    return changes;
+  }
+
+  it('goes initialized → connecting → connected, and reports each change with its previous state', async () => {
+    const { url } = await gate(() => true);
+    const changes = track(new RelaymeshClient({ url, token: 't', WebSocket, ...fast }));
+    expect(client!.state).toBe('initialized');
+    await client!.connect();
+    expect(changes).toEqual([
+      { previous: 'initialized', current: 'connecting' },
+      { previous: 'connecting', current: 'connected' },
+    ]);
+    await client!.close();
+    expect(changes.at(-1)).toEqual({ previous: 'connected', current: 'closed' });
+  });
+
+  it('GIVEN an upgrade refused 401 (the ws package names the status) THEN it asks getToken() before each attempt and, after maxTokenRefusals in a row, is failed with the reason and tries no more', async () => {
+    const { url, tokens } = await gate(() => 401);
+    let asked = 0;
+    const changes = track(new RelaymeshClient({ url, getToken: async () => `token-${++asked}`, WebSocket, maxTokenRefusals: 3, ...fast }));
+    const connecting = client!.connect();
+    await expect(connecting).rejects.toMatchObject({ code: 4010, status: 401, retryable: false, message: expect.stringMatching(/HTTP 401.*3 times in a row/) });
+    expect(client!.state).toBe('failed');
+    expect(client!.reason).toMatchObject({ code: 4010, status: 401 });
+    expect(tokens).toEqual(['token-1', 'token-2', 'token-3']);
+    expect(changes.map((c) => c.current)).toEqual(['connecting', 'disconnected', 'failed']);
+    expect(changes[1]).toMatchObject({ reason: { code: 'connect-failed', status: 401 }, retryInMs: expect.any(Number) });
+    // Failed is final until the app connects again; requests fail at once with the reason.
+    await expect(client!.publish('room:1', 'x')).rejects.toMatchObject({ code: 4010 });
+  });
+
+  it('GIVEN a token refused once (403) THEN the next getToken() token connects it, and the refusal is not held against later attempts', async () => {
+    const { url } = await gate((token) => (token === 'good' ? true : 403));
+    const issued = ['bad', 'good'];
+    const changes = track(new RelaymeshClient({ url, getToken: () => issued.shift()!, WebSocket, maxTokenRefusals: 2, ...fast }));
+    await client!.connect();
+    expect(changes.map((c) => c.current)).toEqual(['connecting', 'disconnected', 'connected']);
+  });
+
+  it('GIVEN a browser, which hides the status, and an edge that answers THEN sockets closing before open maxHiddenRefusals times in a row make it failed', async () => {
+    const { url } = await gate(() => 401);
+    const edgeUrl = await edge(url);
+    track(new RelaymeshClient({ edgeUrl, token: jwtExpiringAt(Date.now() / 1000 + 3600), WebSocket: BrowserLikeWebSocket, maxHiddenRefusals: 4, ...fast }));
+    await expect(client!.connect()).rejects.toMatchObject({ code: 4010, status: undefined, message: expect.stringMatching(/browser hides the status.*4 times in a row/) });
+  });
+
+  it('GIVEN a browser and a token past its exp THEN it is failed after maxTokenRefusals, naming the expiry, with no edge to tell', async () => {
+    const { url } = await gate(() => 401);
+    const expiredAt = Math.floor(Date.now() / 1000) - 60;
+    track(new RelaymeshClient({ url, getToken: () => jwtExpiringAt(expiredAt), WebSocket: BrowserLikeWebSocket, maxTokenRefusals: 2, ...fast }));
+    await expect(client!.connect()).rejects.toMatchObject({ code: 4010, message: expect.stringContaining(`expired at ${new Date(expiredAt * 1000).toISOString()}`) });
+  });
+
+  it('GIVEN a browser without an edge THEN silent closes are not taken for refusals: it stays disconnected and keeps trying', async () => {
+    const { url, tokens } = await gate(() => 401);
+    track(new RelaymeshClient({ url, token: 'opaque', WebSocket: BrowserLikeWebSocket, maxHiddenRefusals: 2, maxTokenRefusals: 2, ...fast }));
+    void client!.connect().catch(() => {});
+    await until(() => tokens.length >= 5);
+    expect(client!.state).toBe('disconnected');
+  });
+
+  it('GIVEN no server for longer than suspendedAfterMs THEN it is suspended: connect() and publishes reject at once, retries go on at suspendedRetryMs, and it connects when the server is back', async () => {
+    // A port that was free a moment ago: nothing listens on it until the server "comes back".
+    const probe = await gate(() => true);
+    const port = Number(new URL(probe.url).port);
+    servers.pop()!.close();
+    const changes = track(new RelaymeshClient({ url: probe.url, token: 't', WebSocket, suspendedAfterMs: 200, suspendedRetryMs: 50, ...fast }));
+    await expect(client!.connect()).rejects.toMatchObject({ code: 'disconnected', message: expect.stringMatching(/Not connected for 200 ms.*ECONNREFUSED/) });
+    expect(client!.state).toBe('suspended');
+    expect(changes.find((c) => c.current === 'suspended')).toMatchObject({ previous: 'disconnected', reason: { code: 'disconnected' } });
+    await expect(client!.publish('room:1', 'x', { id: 'while-suspended' })).rejects.toMatchObject({ code: 'disconnected', id: 'while-suspended' });
+
+    const server = new WebSocketServer({ port, host: '127.0.0.1' });
+    servers.push(server);
+    await until(() => client!.state === 'connected');
+    expect(changes.at(-1)).toEqual({ previous: 'suspended', current: 'connected' });
+  });
+
+  it('stops retrying when closed while disconnected: connect() rejects as closed', async () => {
+    const { url, tokens } = await gate(() => 503);
+    track(new RelaymeshClient({ url, token: 't', WebSocket, ...fast }));
+    const connecting = client!.connect();
+    await until(() => tokens.length >= 2);
+    await client!.close();
+    await expect(connecting).rejects.toMatchObject({ code: 'closed' });
+    expect(client!.state).toBe('closed');
+  });
+
+  it('generates v4 UUID publish ids where crypto.randomUUID is missing (a page served over plain HTTP)', async () => {
+    const { url } = await gate(() => true);
+    const server = servers.at(-1) as WebSocketServer;
+    const ids: string[] = [];
+    server.on('connection', (socket) =>
+      socket.on('message', (raw) => {
+        const frame = JSON.parse(raw.toString());
+        ids.push(frame.id);
+        socket.send(JSON.stringify({ type: 'ack', action: 'publish', channel: frame.channel, id: frame.id, ref: frame.ref }));
+      }),
+    );
+    track(new RelaymeshClient({ url, token: 't', WebSocket, ...fast }));
+    await client!.connect();
+    const original = globalThis.crypto.randomUUID;
+    Object.defineProperty(globalThis.crypto, 'randomUUID', { value: undefined, configurable: true });
+    try {
+      await client!.publish('room:1', 'a');
+      await client!.publish('room:1', 'b');
+    } finally {
+      Object.defineProperty(globalThis.crypto, 'randomUUID', { value: original, configurable: true });
+    }
+    expect(ids).toHaveLength(2);
+    expect(ids.every((id) => UUID.test(id)) && ids[0] !== ids[1]).toBe(true);
+  });
+
+  it('counts a WebSocket constructor that throws as a failed attempt, reported and retried, not a crash', async () => {
+    let constructed = 0;
+    const Throwing = class {
+      constructor() {
+        constructed++;
+        throw new SyntaxError('The URL is invalid');
+      }
+    } as unknown as typeof WebSocket;
+    const errors: Error[] = [];
+    track(new RelaymeshClient({ url: 'ws://127.0.0.1:1', token: 't', WebSocket: Throwing, ...fast }));
+    client!.on('error', (error) => errors.push(error));
+    void client!.connect().catch(() => {});
+    await until(() => constructed >= 2);
+    expect(client!.state).toBe('disconnected');
+    expect(errors[0]).toMatchObject({ code: 'connect-failed', message: expect.stringContaining('The URL is invalid') });
+  });
+
+  it('refuses options with neither or both of token and getToken', () => {
+    expect(() => new RelaymeshClient({ url: 'ws://127.0.0.1:1', WebSocket })).toThrow('needs token or getToken');
+    expect(() => new RelaymeshClient({ url: 'ws://127.0.0.1:1', token: 't', getToken: () => 't', WebSocket })).toThrow('needs token or getToken');
   });
 });
 

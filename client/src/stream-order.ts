@@ -1,5 +1,5 @@
-import type { MessageFrame, MissingRange, RecoveryVector } from '../lambdas/core/protocol';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import type { MessageFrame, MissingRange, RecoveryVector } from './protocol.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
 
 /** Seqs of one origin that recovery reported expired (gone for good): skipped, never handed to the app. */
 export interface Gap {

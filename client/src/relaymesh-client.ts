@@ -1,21 +1,23 @@
-import { z } from 'zod';
-// Types only: the client bundle must stay free of server code.
-import type {
-  AckFrame,
-  ClientFrameSchema,
-  ErrorFrame,
-  MembersFrame,
-  MessageFrame,
-  MissingRange,
-  PongFrame,
-  PresenceEventFrame,
-  PresenceMember,
-  PublishFrameSchema,
-  RecoveryVector,
-} from '../lambdas/core/protocol';
-import { backoffDelay, DEFAULT_BACKOFF, DEFAULT_RECONNECT_BACKOFF, type BackoffOptions } from './backoff';
-import { parseServerFrame, type GatewayAnswer, type UnreadableFrame } from './server-frames';
-import { ChannelStream, DEFAULT_MAX_BUFFERED, DEFAULT_RECENT_ID_WINDOW, type Gap } from './stream-order';
+import * as z from 'zod/mini';
+import { backoffDelay, DEFAULT_BACKOFF, DEFAULT_RECONNECT_BACKOFF, type BackoffOptions } from './backoff.js';
+import {
+  UNAUTHORIZED_CODE,
+  type AckFrame,
+  type ClientFrame,
+  type ErrorFrame,
+  type JsonValue,
+  type MembersFrame,
+  type MessageFrame,
+  type MissingRange,
+  type PongFrame,
+  type PresenceEventFrame,
+  type PresenceMember,
+  type RecoveryVector,
+} from './protocol.js';
+import { classifyPreOpenFailure, type PreOpenFailure } from './refusal.js';
+import { parseServerFrame, type GatewayAnswer, type UnreadableFrame } from './server-frames.js';
+import { ChannelStream, DEFAULT_MAX_BUFFERED, DEFAULT_RECENT_ID_WINDOW, type Gap } from './stream-order.js';
+import { validate } from './validation.js';
 
 /** The part of the WebSocket API the client uses, common to browsers and the `ws` package. */
 export interface WebSocketLike {
@@ -29,9 +31,31 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 const WS_CLOSED = 3;
 
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-export type TokenSource = string | (() => Promise<string>);
-export type JsonValue = z.input<typeof PublishFrameSchema>['data'];
+/**
+ * The connection's lifecycle, as Ably's and Centrifuge's clients have it:
+ * - `initialized`: created, `connect()` not called yet;
+ * - `connecting`: the first attempt after `connect()` is under way;
+ * - `connected`: a socket is open; requests flow;
+ * - `disconnected`: an attempt failed or the socket dropped; retrying with `reconnectBackoff`;
+ * - `suspended`: disconnected for longer than `suspendedAfterMs`; retrying every
+ *   `suspendedRetryMs`, and requests (publishes included) fail at once instead of waiting;
+ * - `failed`: the token was refused (`maxTokenRefusals` times in a row): no more retries, `reason` says why;
+ * - `closed`: `close()` was called.
+ */
+export type ConnectionState = 'initialized' | 'connecting' | 'connected' | 'disconnected' | 'suspended' | 'failed' | 'closed';
+
+export interface ConnectionStateChange {
+  previous: ConnectionState;
+  current: ConnectionState;
+  /** Why the client left `connected` or gave up: set for `disconnected`, `suspended` and `failed`. */
+  reason?: RelaymeshError;
+  /** `disconnected` and `suspended`: when the next attempt starts. */
+  retryInMs?: number;
+}
+
+/** What a channel carries, by channel name (template literal keys work: `` { [c: `room:${string}`]: Chat } ``). */
+export type ChannelTypes = Record<string, unknown>;
+export type Message<T = JsonValue> = MessageFrame<T>;
 
 /** Errors the client raises itself, next to the protocol's numeric codes. */
 export type ClientErrorCode = 'timeout' | 'disconnected' | 'closed' | 'connect-failed' | 'unreadable-frame';
@@ -49,42 +73,47 @@ export class RelaymeshError extends Error {
       id?: string;
       /** The server's wait before trying again (rate limits, busy replays). */
       retryAfterMs?: number;
+      /** A refused WebSocket upgrade: its HTTP status, when the WebSocket implementation tells it (`ws` does, browsers do not). */
+      status?: number;
     } = {},
   ) {
     super(message);
     this.id = details.id;
     this.retryAfterMs = details.retryAfterMs;
+    this.status = details.status;
   }
 
   readonly id?: string;
   readonly retryAfterMs?: number;
+  readonly status?: number;
 }
 
 const isFunction = (value: unknown) => typeof value === 'function';
+const positiveInt = () => z.int().check(z.positive());
 
 function backoffSchema(defaults: BackoffOptions) {
-  return z
-    .strictObject({ baseMs: z.number().int().positive().default(defaults.baseMs), maxMs: z.number().int().positive().default(defaults.maxMs) })
-    .refine((b) => b.maxMs >= b.baseMs, 'maxMs must not be below baseMs')
-    .default(defaults);
+  const schema = z
+    .strictObject({ baseMs: z._default(positiveInt(), defaults.baseMs), maxMs: z._default(positiveInt(), defaults.maxMs) })
+    .check(z.refine((b) => b.maxMs >= b.baseMs, 'maxMs must not be below baseMs'));
+  return z._default(schema, defaults);
 }
 
 const OptionsSchema = z
   .strictObject({
     /** A regional WebSocket URL, e.g. wss://ws.us-east-1.example.com/live. */
-    url: z.url().optional(),
+    url: z.optional(z.url()),
     /** The edge behind Global Accelerator: asked on every (re)connect where to connect, so a failed region is left. */
-    edgeUrl: z.url().optional(),
-    token: z.union([
-      z.string().min(1, 'must not be empty'),
-      z.custom<() => Promise<string>>(isFunction, 'must be a string or a function returning a Promise of one'),
-    ]),
+    edgeUrl: z.optional(z.url()),
+    /** A fixed token. */
+    token: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
+    /** Called for a token before every connection attempt, the first and each reconnect. */
+    getToken: z.optional(z.custom<() => string | Promise<string>>(isFunction, 'must be a function returning a token or a Promise of one')),
     /** Needed where there is no global WebSocket (Node 20: pass the `ws` package's). */
-    WebSocket: z.custom<WebSocketConstructor>(isFunction, 'must be a WebSocket constructor').optional(),
-    heartbeatMs: z.number().int().positive().default(25_000),
-    requestTimeoutMs: z.number().int().positive().default(10_000),
+    WebSocket: z.optional(z.custom<WebSocketConstructor>(isFunction, 'must be a WebSocket constructor')),
+    heartbeatMs: z._default(positiveInt(), 25_000),
+    requestTimeoutMs: z._default(positiveInt(), 10_000),
     /** A subscribe with `since` replays history first: API Gateway answers it within 29 s or never. */
-    recoveryTimeoutMs: z.number().int().positive().default(30_000),
+    recoveryTimeoutMs: z._default(positiveInt(), 30_000),
     /** Between resubscribes, gap fetches and publish retries. */
     backoff: backoffSchema(DEFAULT_BACKOFF),
     /**
@@ -93,24 +122,39 @@ const OptionsSchema = z
      * region's new-connection quota (500/s) and handlers are not hit in one instant.
      */
     reconnectBackoff: backoffSchema(DEFAULT_RECONNECT_BACKOFF),
+    /** Disconnected this long (since the last connection, or since `connect()`): `suspended`. Ably's default. */
+    suspendedAfterMs: z._default(positiveInt(), 120_000),
+    /** The retry cadence once suspended. */
+    suspendedRetryMs: z._default(positiveInt(), 30_000),
+    /** Refusals of the token in a row (401/403, or a token past its `exp`) before `failed`: a later getToken() may bring a good one. */
+    maxTokenRefusals: z._default(positiveInt(), 3),
+    /**
+     * Sockets in a row that closed before opening with no cause given (browsers hide the
+     * upgrade's status) while the edge answered, before `failed`. Higher than
+     * `maxTokenRefusals`: a quota refusal (429) during a failover looks the same.
+     */
+    maxHiddenRefusals: z._default(positiveInt(), 10),
     /** How long a gap in a channel's seqs may stay open before it is fetched from history. */
-    gapWaitMs: z.number().int().min(0).default(2_000),
+    gapWaitMs: z._default(z.int().check(z.nonnegative()), 2_000),
     /** Retries of a publish that failed retryably (5030, timeout, disconnected), always with the same id. */
-    publishRetries: z.number().int().min(0).default(5),
+    publishRetries: z._default(z.int().check(z.nonnegative()), 5),
     /** Per channel: messages waiting behind a gap beyond this are refused and fetched again later. */
-    maxBufferedPerChannel: z.number().int().positive().default(DEFAULT_MAX_BUFFERED),
+    maxBufferedPerChannel: z._default(positiveInt(), DEFAULT_MAX_BUFFERED),
     /** Per channel: ids remembered to drop a message already handed over under another (origin, seq). */
-    recentIdWindow: z.number().int().positive().default(DEFAULT_RECENT_ID_WINDOW),
+    recentIdWindow: z._default(positiveInt(), DEFAULT_RECENT_ID_WINDOW),
   })
-  .refine((o) => o.url !== undefined || o.edgeUrl !== undefined, 'needs url or edgeUrl');
+  .check(
+    z.refine((o) => o.url !== undefined || o.edgeUrl !== undefined, 'needs url or edgeUrl'),
+    z.refine((o) => (o.token === undefined) !== (o.getToken === undefined), 'needs token or getToken (one of them)'),
+  );
 
 export type RelaymeshClientOptions = z.input<typeof OptionsSchema>;
 type Options = z.output<typeof OptionsSchema>;
 
-const ConnectAnswerSchema = z.object({ websocketUrl: z.string().min(1) });
+const ConnectAnswerSchema = z.looseObject({ websocketUrl: z.string().check(z.minLength(1)) });
 
 /** The protocol's recovery vector, checked before it is sent. */
-const SinceSchema = z.record(z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a region name'), z.number().int().min(0));
+const SinceSchema = z.record(z.string().check(z.regex(/^[a-z0-9-]{1,32}$/, 'must be a region name')), z.int().check(z.nonnegative()));
 
 /** The answer to one subscribe with `since`, as the server gave it. */
 export interface RecoveryEvent {
@@ -136,7 +180,8 @@ export interface PublishRetryEvent {
 }
 
 export interface RelaymeshClientEvents {
-  state: ConnectionState;
+  /** Every change of `state`. */
+  state: ConnectionStateChange;
   /** A channel was subscribed with `since`: after a reconnect, to fetch a gap, or from `SubscribeOptions.since`. */
   recovery: RecoveryEvent;
   /** Seqs of one origin that recovery reported expired: skipped, the handler never sees them. */
@@ -144,7 +189,8 @@ export interface RelaymeshClientEvents {
   publishRetry: PublishRetryEvent;
   /**
    * What has no caller to reject: an unsolicited error frame, a frame the client cannot read, a
-   * failed resubscribe or reconnect (both retried), a channel's gap buffer filling up, a throwing handler.
+   * failed connection attempt (retried), a failed resubscribe (retried), a channel's gap buffer
+   * filling up, a throwing handler.
    */
   error: Error;
 }
@@ -174,7 +220,6 @@ export interface PublishOptions {
   class?: 'critical' | 'ephemeral';
 }
 
-type ClientFrameInput = z.input<typeof ClientFrameSchema>;
 type Answer = AckFrame | MembersFrame | PongFrame;
 
 interface PendingRequest {
@@ -185,7 +230,7 @@ interface PendingRequest {
 
 interface ChannelEntry {
   channel: string;
-  handler: (message: MessageFrame) => void;
+  handler: (message: MessageFrame<any>) => void;
   presence: boolean;
   onPresence?: (event: PresenceEventFrame) => void;
   /** From `since`, or else from the subscribe ack's position; until then messages wait in `early`. */
@@ -206,23 +251,43 @@ type NextFetch = 'done' | 'now' | 'later';
 
 type Listener<E extends keyof RelaymeshClientEvents> = (payload: RelaymeshClientEvents[E]) => void;
 
+/** A connection attempt that failed before the socket opened, with what is known of why. */
+class PreOpenError extends RelaymeshError {
+  constructor(
+    message: string,
+    readonly failure: PreOpenFailure,
+  ) {
+    super('connect-failed', message, true, { ...(failure.kind === 'token-refused' && failure.status !== undefined && { status: failure.status }) });
+  }
+}
+
 /**
  * A Relaymesh connection: requests answered by ref, per-channel ordering and dedup by
  * (origin, seq), heartbeats, and on an unexpected close reconnection with backoff (through
  * the edge, so to a healthy region) and resubscription from each channel's recovery vector.
+ * `Channels` types each channel's messages (the server does not check them).
  */
-export class RelaymeshClient {
+export class RelaymeshClient<Channels extends ChannelTypes = Record<string, JsonValue>> {
   private readonly options: Options;
   private readonly WebSocketImpl: WebSocketConstructor;
-  private currentState: ConnectionState = 'closed';
+  private currentState: ConnectionState = 'initialized';
+  private lastReason: RelaymeshError | undefined;
   private socket: WebSocketLike | undefined;
   private currentUrl: string | undefined;
   private readonly pending = new Map<string, PendingRequest>();
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly listeners = new Map<keyof RelaymeshClientEvents, Set<(payload: never) => void>>();
   private refCounter = 0;
-  private attempt = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped by connect() from scratch and by close(): an attempt of an earlier session is dropped. */
+  private session = 0;
+  /** A connection attempt is under way (the socket is not open yet). */
+  private attempting = false;
+  /** Failed attempts since the last connection: the reconnect backoff's exponent. */
+  private failedAttempts = 0;
+  private tokenRefusals = 0;
+  private hiddenRefusals = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private suspendTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   /** When the current socket last received a frame: any frame shows it alive. */
   private lastReceivedAt = 0;
@@ -230,11 +295,8 @@ export class RelaymeshClient {
   private readonly publishBackoffs = new Set<() => void>();
 
   constructor(options: RelaymeshClientOptions) {
-    const parsed = OptionsSchema.safeParse(options);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
-      throw new TypeError(`Invalid RelaymeshClient options: ${detail}`);
-    }
+    const parsed = validate(OptionsSchema, options, 'options');
+    if ('problem' in parsed) throw new TypeError(`Invalid RelaymeshClient options: ${parsed.problem}`);
     this.options = parsed.data;
     const WebSocketImpl = parsed.data.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WebSocketImpl) throw new TypeError('Invalid RelaymeshClient options: WebSocket: there is no global WebSocket here; pass one (in Node 20, the `ws` package\'s)');
@@ -243,6 +305,11 @@ export class RelaymeshClient {
 
   get state(): ConnectionState {
     return this.currentState;
+  }
+
+  /** Why the client is `disconnected`, `suspended` or `failed` (the last such reason otherwise). */
+  get reason(): RelaymeshError | undefined {
+    return this.lastReason;
   }
 
   /** The regional WebSocket URL of the current or last connection. */
@@ -261,27 +328,47 @@ export class RelaymeshClient {
     this.listeners.get(event)?.delete(listener as (payload: never) => void);
   }
 
-  /** Opens the connection; rejects when the first attempt fails (later drops reconnect on their own). */
-  async connect(): Promise<void> {
-    if (this.currentState !== 'closed') throw new Error(`RelaymeshClient is already ${this.currentState}`);
-    this.setState('connecting');
-    try {
-      await this.open('connecting');
-    } catch (error) {
-      this.setState('closed');
-      throw error;
+  /**
+   * Connects, retrying failed attempts with `reconnectBackoff`; resolves once `connected`.
+   * Rejects with the reason when the client reaches `failed` (the token was refused),
+   * `suspended` (it keeps retrying; a `state` event reports when it connects) or `closed`.
+   * Called while disconnected or suspended, it tries again at once.
+   */
+  connect(): Promise<void> {
+    switch (this.currentState) {
+      case 'connected':
+        return Promise.resolve();
+      case 'initialized':
+      case 'closed':
+      case 'failed':
+        this.session++;
+        this.failedAttempts = this.tokenRefusals = this.hiddenRefusals = 0;
+        this.startSuspendTimer();
+        this.setState('connecting');
+        void this.attempt();
+        break;
+      case 'disconnected':
+      case 'suspended':
+        if (!this.attempting) {
+          clearTimeout(this.retryTimer);
+          void this.attempt();
+        }
     }
-    this.setState('open');
+    return this.whenConnected();
   }
 
   /**
    * Subscribes; resolves once the server acknowledged it. With `since`, the server first
    * replays what followed that vector, as on a reconnect (a `recovery` event reports it).
    */
-  async subscribe(channel: string, handler: (message: MessageFrame) => void, options: SubscribeOptions = {}): Promise<Subscription> {
+  async subscribe<C extends keyof Channels & string>(
+    channel: C,
+    handler: (message: Message<Channels[C]>) => void,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
     if (this.channels.has(channel)) throw new Error(`Already subscribed to ${channel}`);
-    const since = options.since && SinceSchema.safeParse(options.since);
-    if (since && !since.success) throw new TypeError(`Invalid since: ${since.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const since = options.since && validate(SinceSchema, options.since, 'since');
+    if (since && 'problem' in since) throw new TypeError(`Invalid since: ${since.problem}`);
     const entry: ChannelEntry = {
       channel,
       handler,
@@ -294,7 +381,7 @@ export class RelaymeshClient {
     this.channels.set(channel, entry);
     try {
       if (since) {
-        if (!this.socket) throw new RelaymeshError('disconnected', `Not connected (${this.currentState})`, true);
+        if (!this.socket) throw this.notConnected();
         // Replayed messages arrive before the ack: the stream must exist to take them. Part of a
         // replay may be handed over before an attempt fails, so only the recovery loop, which
         // resumes from the stream's vector, may try again.
@@ -321,20 +408,20 @@ export class RelaymeshClient {
    * id (a generated one when none is given), so a retryable failure (5030, a timeout, a lost
    * connection: after the reconnect) is retried with it, up to `publishRetries` times with
    * backoff; the server answers a repeated id with the first attempt's (origin, seq). Rejects
-   * with the last RelaymeshError, which carries the id to retry with later.
+   * with the last RelaymeshError, which carries the id to retry with later; at once when the
+   * client is suspended, failed or closed.
    */
-  async publish(channel: string, data: JsonValue, options: PublishOptions = {}): Promise<AckFrame> {
-    const id = options.id ?? globalThis.crypto.randomUUID();
-    const frame = { action: 'publish', channel, data, id, ...(options.class && { class: options.class }) } as const;
+  async publish<C extends keyof Channels & string>(channel: C, data: Channels[C], options: PublishOptions = {}): Promise<AckFrame> {
+    const id = options.id ?? messageId();
+    const frame = { action: 'publish', channel, data: data as JsonValue, id, ...(options.class && { class: options.class }) } as const;
     for (let retry = 0; ; retry++) {
       try {
         return (await this.request(frame)) as AckFrame;
       } catch (error) {
         if (!(error instanceof RelaymeshError)) throw error;
-        const withId = error.id === undefined ? new RelaymeshError(error.code, error.message, error.retryable, { id, retryAfterMs: error.retryAfterMs }) : error;
-        if (!error.retryable || retry >= this.options.publishRetries || this.currentState === 'closed') throw withId;
-        this.emit('publishRetry', { channel, id, attempt: retry + 1, error: withId });
-        if (error.code === 'disconnected') await this.whenOpen();
+        if (!error.retryable || retry >= this.options.publishRetries || this.currentState === 'closed') throw withId(error, id);
+        this.emit('publishRetry', { channel, id, attempt: retry + 1, error: withId(error, id) });
+        if (error.code === 'disconnected') await this.whenConnected().catch((stateError: RelaymeshError) => Promise.reject(withId(stateError, id)));
         else await this.publishBackoff(this.retryDelay(retry, error));
       }
     }
@@ -352,15 +439,10 @@ export class RelaymeshClient {
     return members;
   }
 
-  /** Closes for good: pending requests reject, subscriptions end, nothing reconnects. */
+  /** Closes for good: pending requests reject, subscriptions end, nothing reconnects (until connect() again). */
   async close(): Promise<void> {
     const socket = this.socket;
-    this.setState('closed');
-    this.detach(new RelaymeshError('closed', 'The client was closed', false));
-    clearTimeout(this.reconnectTimer);
-    for (const entry of this.channels.values()) this.end(entry);
-    this.channels.clear();
-    for (const cut of this.publishBackoffs) cut();
+    this.stop('closed', new RelaymeshError('closed', 'The client was closed', false));
     if (!socket || socket.readyState === WS_CLOSED) return;
     await new Promise<void>((resolve) => {
       // A dead peer never answers the close handshake: do not wait for it forever.
@@ -371,6 +453,19 @@ export class RelaymeshClient {
       });
       socket.close(1000);
     });
+  }
+
+  /** Ends the session (close, or failed): no more attempts, what waits is rejected with `reason`. */
+  private stop(state: 'closed' | 'failed', reason: RelaymeshError): void {
+    this.session++;
+    this.attempting = false;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.suspendTimer);
+    this.setState(state, state === 'failed' ? reason : undefined);
+    this.detach(reason);
+    for (const entry of this.channels.values()) this.end(entry);
+    this.channels.clear();
+    for (const cut of this.publishBackoffs) cut();
   }
 
   private async unsubscribe(entry: ChannelEntry): Promise<void> {
@@ -386,31 +481,99 @@ export class RelaymeshClient {
     }
   }
 
-  /** Opens a socket and makes it current, unless the client left `expected` state meanwhile. */
-  private async open(expected: ConnectionState): Promise<void> {
-    const url = await this.resolveUrl();
-    const token = typeof this.options.token === 'string' ? this.options.token : await this.options.token();
+  /** One connection attempt; on failure the next is scheduled, or the client fails. */
+  private async attempt(): Promise<void> {
+    const session = this.session;
+    this.attempting = true;
+    try {
+      await this.open(session);
+    } catch (error) {
+      if (session !== this.session) return;
+      this.attempting = false;
+      // A WebSocket constructor may throw (a malformed URL): a failed attempt like any other.
+      return this.attemptFailed(error instanceof RelaymeshError ? error : new RelaymeshError('connect-failed', String(error), true));
+    }
+    this.attempting = false;
+    this.connected();
+  }
+
+  private attemptFailed(error: RelaymeshError): void {
+    const failure = error instanceof PreOpenError ? error.failure : undefined;
+    if (failure?.kind === 'token-refused') this.tokenRefusals++;
+    if (failure?.kind === 'hidden') this.hiddenRefusals++;
+    if (this.tokenRefusals >= this.options.maxTokenRefusals || this.hiddenRefusals >= this.options.maxHiddenRefusals) {
+      const refusals = failure?.kind === 'hidden' ? this.hiddenRefusals : this.tokenRefusals;
+      const reason = new RelaymeshError(UNAUTHORIZED_CODE, `${error.message} (${refusals} times in a row: giving up)`, false, { status: error.status });
+      return this.stop('failed', reason);
+    }
+    this.emit('error', error);
+    this.scheduleAttempt(error);
+  }
+
+  private connected(): void {
+    this.failedAttempts = this.tokenRefusals = this.hiddenRefusals = 0;
+    clearTimeout(this.suspendTimer);
+    this.setState('connected');
+    for (const entry of this.channels.values()) {
+      // A plain subscribe still waiting for its first ack was rejected by the drop and is its caller's to retry.
+      if (!entry.stream) continue;
+      // A recovery waiting out a backoff resubscribes now: until it does, nothing is delivered live.
+      if (entry.recovering) entry.cutBackoff?.();
+      else void this.recover(entry, 'now');
+    }
+  }
+
+  /** Disconnected, or suspended once that lasted `suspendedAfterMs`: the next attempt after a backoff. */
+  private scheduleAttempt(reason: RelaymeshError): void {
+    const suspended = this.currentState === 'suspended';
+    const delay = suspended ? this.options.suspendedRetryMs : backoffDelay(this.failedAttempts++, this.options.reconnectBackoff);
+    this.setState(suspended ? 'suspended' : 'disconnected', reason, delay);
+    this.retryTimer = setTimeout(() => void this.attempt(), delay);
+  }
+
+  /** `suspendedAfterMs` from now, a client still not connected is suspended. */
+  private startSuspendTimer(): void {
+    clearTimeout(this.suspendTimer);
+    this.suspendTimer = setTimeout(() => {
+      if (this.currentState !== 'disconnected' && this.currentState !== 'connecting') return;
+      const reason = new RelaymeshError('disconnected', `Not connected for ${this.options.suspendedAfterMs} ms: ${this.lastReason?.message ?? 'still connecting'}`, true);
+      // A retry waiting longer than the suspended cadence is brought forward to it.
+      if (!this.attempting) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => void this.attempt(), this.options.suspendedRetryMs);
+      }
+      this.setState('suspended', reason, this.attempting ? undefined : this.options.suspendedRetryMs);
+    }, this.options.suspendedAfterMs);
+  }
+
+  /** Opens a socket and makes it current, unless the session ended meanwhile. */
+  private async open(session: number): Promise<void> {
+    const { url, edgeAnswered } = await this.resolveUrl();
+    const token = this.options.token ?? (await this.fetchToken());
+    if (session !== this.session) throw new RelaymeshError('closed', 'The client was closed while connecting', false);
     const socket = new this.WebSocketImpl(`${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`);
-    let lastError = '';
+    let errorMessage: string | undefined;
     socket.addEventListener('error', (event: { message?: string }) => {
-      lastError = event.message ?? 'socket error';
+      errorMessage = event.message || undefined;
     });
     await new Promise<void>((resolve, reject) => {
-      const fail = (reason: string) => {
+      const fail = (closedBeforeOpen: boolean, fallback: string) => {
         clearTimeout(timer);
-        reject(new RelaymeshError('connect-failed', `Could not connect to ${url}: ${reason}`, true));
+        const failure = classifyPreOpenFailure({ errorMessage, closedBeforeOpen, edgeAnswered, token, now: Date.now() });
+        const detail = failure.kind === 'transient' ? errorMessage ?? fallback : failure.detail;
+        reject(new PreOpenError(`Could not connect to ${url}: ${detail}`, failure));
       };
       const timer = setTimeout(() => {
-        fail(`no handshake within ${this.options.requestTimeoutMs} ms`);
+        fail(false, `no handshake within ${this.options.requestTimeoutMs} ms`);
         socket.close();
       }, this.options.requestTimeoutMs);
       socket.addEventListener('open', () => {
         clearTimeout(timer);
         resolve();
       });
-      socket.addEventListener('close', (event: { code: number }) => fail(lastError || `closed (${event.code})`));
+      socket.addEventListener('close', (event: { code: number }) => fail(true, `closed (${event.code})`));
     });
-    if (this.currentState !== expected) {
+    if (session !== this.session) {
       socket.close(1000);
       throw new RelaymeshError('closed', 'The client was closed while connecting', false);
     }
@@ -420,23 +583,36 @@ export class RelaymeshClient {
       this.receive(String(event.data));
     });
     socket.addEventListener('close', (event: { code: number }) => {
-      if (this.socket === socket) this.drop(`closed (${event.code}${lastError && `, ${lastError}`})`);
+      if (this.socket === socket) this.drop(`closed (${event.code}${errorMessage ? `, ${errorMessage}` : ''})`);
     });
     this.socket = socket;
     this.currentUrl = url;
     this.heartbeatTimer = setInterval(() => this.heartbeat(socket), this.options.heartbeatMs);
   }
 
+  private async fetchToken(): Promise<string> {
+    let token: unknown;
+    try {
+      token = await this.options.getToken!();
+    } catch (error) {
+      throw new RelaymeshError('connect-failed', `getToken() failed: ${String(error)}`, true);
+    }
+    if (typeof token !== 'string' || token === '') throw new RelaymeshError('connect-failed', `getToken() must return a non-empty string, not ${JSON.stringify(token)}`, true);
+    return token;
+  }
+
   /** The edge names the nearest healthy region; a fixed `url` is the fallback when the edge cannot answer. */
-  private async resolveUrl(): Promise<string> {
+  private async resolveUrl(): Promise<{ url: string; edgeAnswered: boolean }> {
     const { url, edgeUrl, requestTimeoutMs } = this.options;
-    if (edgeUrl === undefined) return url!;
+    if (edgeUrl === undefined) return { url: url!, edgeAnswered: false };
     try {
       const response = await fetch(`${edgeUrl.replace(/\/+$/, '')}/v1/connect`, { signal: AbortSignal.timeout(requestTimeoutMs) });
       if (!response.ok) throw new Error(`the edge answered ${response.status}`);
-      return ConnectAnswerSchema.parse(await response.json()).websocketUrl;
+      const answer = validate(ConnectAnswerSchema, await response.json(), 'answer');
+      if ('problem' in answer) throw new Error(`the edge's answer is not {websocketUrl}: ${answer.problem}`);
+      return { url: answer.data.websocketUrl, edgeAnswered: true };
     } catch (error) {
-      if (url !== undefined) return url;
+      if (url !== undefined) return { url, edgeAnswered: false };
       throw new RelaymeshError('connect-failed', `Could not ask ${edgeUrl} where to connect: ${String(error)}`, true);
     }
   }
@@ -467,33 +643,11 @@ export class RelaymeshClient {
     if (socket && socket.readyState !== WS_CLOSED && reason.code !== 'closed') socket.close();
   }
 
-  private drop(reason: string): void {
-    this.detach(new RelaymeshError('disconnected', `Connection lost: ${reason}`, true));
-    this.setState('reconnecting');
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    this.reconnectTimer = setTimeout(() => void this.reconnect(), backoffDelay(this.attempt++, this.options.reconnectBackoff));
-  }
-
-  private async reconnect(): Promise<void> {
-    try {
-      await this.open('reconnecting');
-    } catch (error) {
-      if (this.currentState !== 'reconnecting') return;
-      this.emit('error', error as Error);
-      return this.scheduleReconnect();
-    }
-    this.attempt = 0;
-    this.setState('open');
-    for (const entry of this.channels.values()) {
-      // A plain subscribe still waiting for its first ack was rejected by the drop and is its caller's to retry.
-      if (!entry.stream) continue;
-      // A recovery waiting out a backoff resubscribes now: until it does, nothing is delivered live.
-      if (entry.recovering) entry.cutBackoff?.();
-      else void this.recover(entry, 'now');
-    }
+  private drop(detail: string): void {
+    const reason = new RelaymeshError('disconnected', `Connection lost: ${detail}`, true);
+    this.detach(reason);
+    this.startSuspendTimer();
+    this.scheduleAttempt(reason);
   }
 
   private createStream(entry: ChannelEntry, position: RecoveryVector): ChannelStream {
@@ -597,17 +751,39 @@ export class RelaymeshClient {
     });
   }
 
-  /** Resolves when the client is open; rejects if it is closed first. */
-  private whenOpen(): Promise<void> {
-    if (this.currentState === 'open') return Promise.resolve();
+  /** Resolves once connected; rejects when the client is suspended, failed, closed or never connected. */
+  private whenConnected(): Promise<void> {
+    if (this.currentState === 'connected') return Promise.resolve();
+    const now = this.stateError(this.currentState);
+    if (now) return Promise.reject(now);
     return new Promise((resolve, reject) => {
-      const stop = this.on('state', (state) => {
-        if (state === 'open') resolve();
-        else if (state === 'closed') reject(new RelaymeshError('closed', 'The client was closed', false));
+      const stop = this.on('state', ({ current }) => {
+        const error = this.stateError(current);
+        if (current === 'connected') resolve();
+        else if (error) reject(error);
         else return;
         stop();
       });
     });
+  }
+
+  /** Why a request cannot wait for a connection in `state`; undefined where one is on its way. */
+  private stateError(state: ConnectionState): RelaymeshError | undefined {
+    switch (state) {
+      case 'initialized':
+        return new RelaymeshError('disconnected', 'Not connected: call connect() first', true);
+      case 'suspended':
+      case 'failed':
+        return this.lastReason;
+      case 'closed':
+        return new RelaymeshError('closed', 'The client was closed', false);
+      default:
+        return undefined;
+    }
+  }
+
+  private notConnected(): RelaymeshError {
+    return new RelaymeshError('disconnected', `Not connected (${this.currentState})`, true);
   }
 
   /** A channel left (unsubscribed or closed): its gap timers stop, its recovery loop ends, a first subscribe still recovering fails. */
@@ -617,9 +793,9 @@ export class RelaymeshClient {
     entry.firstAck?.reject(new RelaymeshError('closed', 'The client was closed', false));
   }
 
-  private request(frame: ClientFrameInput, timeoutMs = this.options.requestTimeoutMs): Promise<Answer> {
+  private request(frame: ClientFrame, timeoutMs = this.options.requestTimeoutMs): Promise<Answer> {
     const socket = this.socket;
-    if (!socket) return Promise.reject(new RelaymeshError('disconnected', `Not connected (${this.currentState})`, true));
+    if (!socket) return Promise.reject(this.notConnected());
     const ref = `r${++this.refCounter}`;
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -703,10 +879,12 @@ export class RelaymeshClient {
     }
   }
 
-  private setState(state: ConnectionState): void {
-    if (state === this.currentState) return;
-    this.currentState = state;
-    this.emit('state', state);
+  private setState(current: ConnectionState, reason?: RelaymeshError, retryInMs?: number): void {
+    if (current === this.currentState) return;
+    const previous = this.currentState;
+    this.currentState = current;
+    if (reason) this.lastReason = reason;
+    this.emit('state', { previous, current, ...(reason && { reason }), ...(retryInMs !== undefined && { retryInMs }) });
   }
 
   private emit<E extends keyof RelaymeshClientEvents>(event: E, payload: RelaymeshClientEvents[E]): void {
@@ -715,4 +893,20 @@ export class RelaymeshClient {
       else this.call(() => (listener as Listener<E>)(payload));
     }
   }
+}
+
+/** The error with the publish's id, which the caller retries with. */
+function withId(error: RelaymeshError, id: string): RelaymeshError {
+  if (error.id !== undefined) return error;
+  return new RelaymeshError(error.code, error.message, error.retryable, { id, retryAfterMs: error.retryAfterMs, status: error.status });
+}
+
+/** A random v4 UUID; pages served over plain HTTP (not a secure context) have no crypto.randomUUID, only getRandomValues. */
+function messageId(): string {
+  if (typeof globalThis.crypto.randomUUID === 'function') return globalThis.crypto.randomUUID();
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
