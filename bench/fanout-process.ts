@@ -5,6 +5,7 @@
  * and the subscribers' sockets run in other processes. Driven over IPC by fanout-sides.ts.
  */
 import type { SQSEvent } from 'aws-lambda';
+import { connectionsClient, dynamoClient, sqsClient } from '../lambdas/core/aws-clients';
 import { createDeliveryWorkerHandler } from '../lambdas/core/handlers';
 import { runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
 import { baselineFanout } from './baseline-fanout';
@@ -22,7 +23,7 @@ function init(side: 'relaymesh' | 'baseline', env: Record<string, string>): void
   const collect: MetricsSink = (_dimensions, values) => {
     for (const [name, value] of Object.entries(values)) stats[name] = (stats[name] ?? 0) + value;
   };
-  const runtime = runtimeFromEnv(env, collect);
+  const runtime = runtimeFromEnv(env, { dynamo: dynamoClient, connections: connectionsClient, sqs: sqsClient }, { metrics: collect });
   if (side === 'relaymesh') {
     // The delivery worker's Lambda handler itself, fed the SQS event its queue would deliver.
     const handler = createDeliveryWorkerHandler(runtime);

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import WebSocket from 'ws';
-import { RelaymeshClient, type RelaymeshClientOptions } from '../../client';
+import { RelaymeshClient, type RelaymeshClientOptions } from '../../client/src';
 import { mintToken } from '../../local/dev-token';
 import { nonNegativeNumber, OpsError, positiveInteger, positiveNumber, type Io } from '../cli-support';
 import { addTargetOptions, resolveTarget, type AwsTarget, type LocalTarget, type TargetOptions } from '../target';
@@ -74,7 +74,7 @@ function localPorts(target: LocalTarget, plan: DrillPlan, deps: GamedayDeps, io:
     client: (index, near) =>
       deps.createClient(
         // The near hint as a path prefix: the SDK asks <edge>/near/<region>/v1/connect, so the client plays a user near that region.
-        { edgeUrl: `${edgeUrl}/near/${near}`, token: () => mintToken(jwtSecret, { sub: `gameday-${index}`, subscribe: ['*'], publish: ['*'] }), WebSocket },
+        { edgeUrl: `${edgeUrl}/near/${near}`, getToken: () => mintToken(jwtSecret, { sub: `gameday-${index}`, subscribe: ['*'], publish: ['*'] }), WebSocket },
         index,
       ),
     regionOf: regionResolver(plan.regions, known),

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RelaymeshError, type RelaymeshClient } from '../../client';
+import { RelaymeshError, type RelaymeshClient } from '../../client/src';
 import { OpsError } from '../cli-support';
 import { DeliveryLedger, type AckedMessage } from './ledger';
 import { placement, type DrillPlan } from './plan';
@@ -65,7 +65,7 @@ export async function runDrill(plan: DrillPlan, ports: DrillPorts, runId: string
   let down = false;
   const downWindow: DrillRun['downWindow'] = { from: plan.atSeconds, to: plan.atSeconds + plan.forSeconds };
   const progress = setInterval(() => {
-    const reconnecting = clients.filter((c) => c.sdk.state !== 'open').length;
+    const reconnecting = clients.filter((c) => c.sdk.state !== 'connected').length;
     const delivered = clients.reduce((n, c) => n + c.run.ledger.handed.length, 0);
     ports.progress(
       `${seconds().toFixed(0).padStart(4)} s  published ${published}, acknowledged ${acknowledged}, delivered ${delivered}, not open ${reconnecting}, reconnects ${clients.reduce((n, c) => n + c.run.reconnects.length, 0)}  [${regionCounts(clients.map((c) => ports.regionOf(c.sdk.url)))}]${down ? `  ${plan.down} ${plan.mode === 'fail' ? 'failed' : 'drained'}` : ''}`,
@@ -213,9 +213,9 @@ async function startClients(
 /** Records a client's reconnects (loss to open again, from which region to which), recoveries, retries and errors. */
 function observe(sdk: RelaymeshClient, run: ClientRun, ports: DrillPorts, timeline: Timeline, seconds: () => number): void {
   let lost: { atMs: number; at: number; from: string } | undefined;
-  sdk.on('state', (state) => {
-    if (state === 'reconnecting') lost = { atMs: Date.now(), at: seconds(), from: ports.regionOf(sdk.url) };
-    if (state === 'open' && lost) {
+  sdk.on('state', ({ current }) => {
+    if (current === 'disconnected' && !lost) lost = { atMs: Date.now(), at: seconds(), from: ports.regionOf(sdk.url) };
+    if (current === 'connected' && lost) {
       run.reconnects.push({ at: Number(lost.at.toFixed(1)), ms: Date.now() - lost.atMs, from: lost.from, to: ports.regionOf(sdk.url) });
       timeline.reconnect(seconds());
       lost = undefined;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RelaymeshClient } from '../../client';
+import { RelaymeshClient } from '../../client/src';
 import type { LocalCloud } from '../../local/cloud';
 import { addGamedayCommand } from '../../ops/gameday/command';
 import type { GamedayReport } from '../../ops/gameday/report';
