@@ -31,6 +31,9 @@ import { startWebSocketApi, type WebSocketApi } from './websocket-api';
 
 export { LOCAL_CREDENTIALS };
 
+/** Connect timeout of the handlers' AWS clients on the local cloud (Lambda's is 1 s: lambdas/core/runtime.ts). */
+const LOCAL_CONNECTION_TIMEOUT_MS = 5000;
+
 export interface LocalCloudOptions {
   config: RelaymeshConfig;
   host?: string;
@@ -203,8 +206,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         messagingEndpoint: messagingServer.endpoint,
         jwtSecret,
       });
-      // Each client gets the HTTP options it has on Lambda, through the fault injector.
-      const runtimeOptions: RuntimeOptions = { metrics: metricsFor(region), requestHandler: (http) => faults.requestHandler(http) };
+      // Each client gets the HTTP options it has on Lambda, through the fault injector, but for
+      // the connect timeout: on a loaded machine a new socket waits in DynamoDB Local's accept
+      // queue for more than Lambda's 1 s, a wait AWS's endpoints do not make.
+      const runtimeOptions: RuntimeOptions = {
+        metrics: metricsFor(region),
+        requestHandler: (http) => faults.requestHandler({ ...http, connectionTimeout: LOCAL_CONNECTION_TIMEOUT_MS }),
+      };
       const runtime = runtimeFromEnv(env, { dynamo: awsClients.dynamoClient, sns: awsClients.snsClient, connections: awsClients.connectionsClient }, runtimeOptions);
       handlers = {
         authorizer: createAuthorizerHandler(runtime),
