@@ -31,8 +31,8 @@ import { startWebSocketApi, type WebSocketApi } from './websocket-api';
 
 export { LOCAL_CREDENTIALS };
 
-/** Connect timeout of the handlers' AWS clients on the local cloud (Lambda's is 1 s: lambdas/core/runtime.ts). */
-const LOCAL_CONNECTION_TIMEOUT_MS = 5000;
+/** Timeouts of the handlers' AWS clients on the local cloud (Lambda's are 1 s and 3 s: lambdas/core/runtime.ts). */
+const LOCAL_TIMEOUTS = { connectionTimeout: 5000, requestTimeout: 10_000 };
 
 export interface LocalCloudOptions {
   config: RelaymeshConfig;
@@ -207,11 +207,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         jwtSecret,
       });
       // Each client gets the HTTP options it has on Lambda, through the fault injector, but for
-      // the connect timeout: on a loaded machine a new socket waits in DynamoDB Local's accept
-      // queue for more than Lambda's 1 s, a wait AWS's endpoints do not make.
+      // the timeouts: on a loaded machine a socket waits in DynamoDB Local's accept queue, and a
+      // request on its one JVM, for longer than Lambda's 1 s and 3 s, waits AWS's endpoints do
+      // not make; timing out there only adds retries to an overloaded emulator.
       const runtimeOptions: RuntimeOptions = {
         metrics: metricsFor(region),
-        requestHandler: (http) => faults.requestHandler({ ...http, connectionTimeout: LOCAL_CONNECTION_TIMEOUT_MS }),
+        requestHandler: (http) => faults.requestHandler({ ...http, ...LOCAL_TIMEOUTS }),
       };
       const runtime = runtimeFromEnv(env, { dynamo: awsClients.dynamoClient, sns: awsClients.snsClient, connections: awsClients.connectionsClient }, runtimeOptions);
       handlers = {
