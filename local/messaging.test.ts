@@ -117,6 +117,7 @@ describe('listings per region', () => {
     expect(listingForRegion({ authorization: auth, 'x-amz-target': 'AmazonSQS.ListQueues' }, {}, all)).toBe(JSON.stringify({ QueueUrls: ['http://sqs.eu-west-1.localhost:1/0/b'] }));
     expect(listingForRegion({ 'x-amz-target': 'AmazonSQS.ListQueues' }, {}, all)).toBe(all);
     expect(listingForRegion({ authorization: auth, 'x-amz-target': 'AmazonSQS.SendMessage' }, {}, all)).toBe(all);
+    expect(listingForRegion({ authorization: auth, 'x-amz-target': 'AmazonSQS.ListQueues' }, {}, '<Error>not JSON</Error>')).toBe('<Error>not JSON</Error>');
   });
 });
 

@@ -62,8 +62,13 @@ export function listingForRegion(headers: IncomingHttpHeaders, body: unknown, pa
   const region = signingRegion(typeof headers.authorization === 'string' ? headers.authorization : undefined);
   if (!region) return payload;
   if (headers['x-amz-target'] === 'AmazonSQS.ListQueues') {
-    const answer = JSON.parse(payload) as { QueueUrls?: string[] };
-    if (!answer.QueueUrls) return payload;
+    let answer: { QueueUrls?: string[] };
+    try {
+      answer = JSON.parse(payload) as typeof answer;
+    } catch {
+      return payload; // an error answer fauxqs wrote otherwise: passed on as it is
+    }
+    if (!Array.isArray(answer.QueueUrls)) return payload;
     // fauxqs's queue URLs carry the region: http://sqs.<region>.localhost:<port>/<account>/<name>
     return JSON.stringify({ ...answer, QueueUrls: answer.QueueUrls.filter((url) => new URL(url).hostname.startsWith(`sqs.${region}.`)) });
   }
