@@ -15,15 +15,15 @@ describe('loadConfig', () => {
     expect(loadConfig({}).webSocketLogging).toEqual({ accessLogs: true, manageAccountRole: false });
   });
 
-  it('sizes functions from the config, with the delivery workers at 1024 MB, tracing on and source maps off by default', () => {
+  it('sizes functions from the config, leaving the delivery workers to the capacity model, tracing on and source maps off by default', () => {
     expect(loadConfig({}).functions).toEqual({
-      memoryMb: { authorizer: 256, connect: 256, disconnect: 256, messageRouter: 512, edge: 256, deliveryCritical: 1024, deliveryEphemeral: 1024 },
+      memoryMb: { authorizer: 256, connect: 256, disconnect: 256, messageRouter: 512, edge: 256 },
       tracing: true,
       traceEdge: false,
       sourceMaps: false,
     });
     expect(() => loadConfig({ functions: { sourceMaps: 'yes' } })).toThrow('functions.sourceMaps: Invalid input: expected boolean, received string');
-    expect(loadConfig({ functions: { memoryMb: { deliveryEphemeral: 2048 } } }).functions.memoryMb).toMatchObject({ deliveryEphemeral: 2048, deliveryCritical: 1024 });
+    expect(loadConfig({ functions: { memoryMb: { deliveryEphemeral: 2048 } } }).functions.memoryMb).toMatchObject({ deliveryEphemeral: 2048 });
   });
 
   it('lets throttled ephemeral events expire before they dead-letter, and alarms on ephemeral DLQs only past a trickle', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DELIVERY_MEMORY_KEY, workerSizingProblem } from './worker-sizing';
 import { closestAwsRegion, isAwsRegion, SNS_OPT_IN_REGIONS } from './aws-regions';
 import { DEFAULT_RUNBOOK_BASE_URL } from './alarm-definitions';
 
@@ -28,7 +29,10 @@ const eventClassSettings = (defaults: {
     .object({
       /** Receives before SQS moves a message to the class's DLQ. */
       maxReceiveCount: z.number().int().min(1).max(1000).default(defaults.maxReceiveCount),
-      /** The delivery worker's timeout is a sixth of it (AWS's guidance for SQS event sources). */
+      /**
+       * The delivery worker's timeout is a sixth of it (AWS's guidance for SQS event sources), and
+       * its default memory is what fits a full batch to the largest channel in that timeout (`capacity`).
+       */
       visibilityTimeoutSeconds: z.number().int().min(1).max(43_200).default(defaults.visibilityTimeoutSeconds),
       batchSize: z.number().int().min(1).max(10).default(defaults.batchSize),
       maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(defaults.maxBatchingWindowSeconds),
@@ -122,8 +126,8 @@ export const RelaymeshConfigSchema = z
     functions: z
       .object({
         /**
-         * Memory per function, MB (Lambda: 128-10,240; CPU grows with it). The delivery workers run
-         * up to limits.deliveryConcurrency posts at once, the router replays history: they get more.
+         * Memory per function, MB (Lambda: 128-10,240; CPU grows with it, one vCPU at 1,769 MB). The
+         * delivery workers are CPU-bound on their posts and sized by `capacity`; the router replays history.
          */
         memoryMb: z
           .object({
@@ -132,8 +136,10 @@ export const RelaymeshConfigSchema = z
             disconnect: functionMemory(256),
             messageRouter: functionMemory(512),
             edge: functionMemory(256),
-            deliveryCritical: functionMemory(1024),
-            deliveryEphemeral: functionMemory(1024),
+            /** Default: derived from `capacity` (lib/worker-sizing.ts), 1088 MB with the defaults. */
+            deliveryCritical: z.number().int().min(128).max(10_240).optional(),
+            /** Default: derived from `capacity`, 1600 MB with the defaults. */
+            deliveryEphemeral: z.number().int().min(128).max(10_240).optional(),
           })
           .strict()
           .prefault({}),
@@ -199,11 +205,12 @@ export const RelaymeshConfigSchema = z
           // A throttled event comes back every ~2 s (RETRY_DELAY_SECONDS) and is dropped, counted, once
           // older than its 10 s TTL: 10 receives outlast the TTL, so throttling never dead-letters it.
           maxReceiveCount: 10,
-          visibilityTimeoutSeconds: 60,
+          visibilityTimeoutSeconds: 120,
           batchSize: 10,
           maxBatchingWindowSeconds: 0,
           maxConcurrency: 10,
           ttlSeconds: 10,
+          // A 20 s timeout fits a full batch to the largest channel (`capacity`) on less than one vCPU.
           // What still lands here is a poison event; stale within seconds, so kept a day, and a trickle does not page.
           deadLetterRetentionDays: 1,
           deadLetterAlarm: { threshold: 10, periodMinutes: 5, evaluationPeriods: 3 },
@@ -238,6 +245,24 @@ export const RelaymeshConfigSchema = z
         requestBurst: z.number().int().min(1).max(100_000).default(limitsDefaults.requestBurst),
         /** Subscribes with `since` replaying at once per region (error 4291 beyond it). */
         maxConcurrentReplays: z.number().int().min(1).max(10_000).default(limitsDefaults.maxConcurrentReplays),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * The delivery workers' capacity model (lib/worker-sizing.ts, README "Sizing the delivery
+     * workers"): a full batch to the largest channel must fit each worker's timeout with headroom.
+     */
+    capacity: z
+      .object({
+        /** Subscribers per region of the largest channel the workers are sized for; a larger one risks timeouts. */
+        largestChannelSubscribers: z.number().int().min(1).max(1_000_000).default(1000),
+        /**
+         * CPU per PostToConnection at one vCPU, ms: `npm run bench -- --compare-sample` prints it
+         * ("CPU µs / PostToConnection", 1,124 µs on the README's machine); put your own figure here.
+         */
+        cpuMsPerPost: z.number().positive().max(100).default(1.2),
+        /** The full batch's CPU time × headroom must fit the timeout. */
+        headroom: z.number().min(1).max(10).default(1.5),
       })
       .strict()
       .prefault({}),
@@ -285,6 +310,15 @@ export const RelaymeshConfigSchema = z
     message: `maxPublishDataBytes plus ${FRAME_FIELDS_BYTES} bytes of message frame fields must fit within maxMessageBytes: a larger publish could never be delivered`,
     path: ['limits', 'maxPublishDataBytes'],
   })
+  .superRefine((c, ctx) => {
+    for (const eventClass of EVENT_CLASSES) {
+      const memoryKey = DELIVERY_MEMORY_KEY[eventClass];
+      const problem = workerSizingProblem(c.eventClasses[eventClass], c.capacity, c.functions.memoryMb[memoryKey]);
+      if (!problem) continue;
+      const path = problem.setting === 'memoryMb' ? ['functions', 'memoryMb', memoryKey] : ['eventClasses', eventClass, 'visibilityTimeoutSeconds'];
+      ctx.addIssue({ code: 'custom', path, message: problem.message });
+    }
+  })
   .refine((c) => !c.hostedZoneId || c.domainName, {
     message: 'hostedZoneId needs domainName',
     path: ['domainName'],
@@ -297,6 +331,7 @@ export const RelaymeshConfigSchema = z
 export type RelaymeshConfig = z.output<typeof RelaymeshConfigSchema>;
 export type RelaymeshConfigInput = z.input<typeof RelaymeshConfigSchema>;
 export type EventClassSettings = RelaymeshConfig['eventClasses'][EventClass];
+export type CapacitySettings = RelaymeshConfig['capacity'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -1,13 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import type { EventClassSettings } from './config';
+import { loadConfig, type CapacitySettings, type EventClassSettings } from './config';
 import type { EventClassQueue } from './event-class-queue';
 import { RelaymeshFunction } from './relaymesh-function';
-
-/** Lambda's ceiling and a floor for a function timeout. */
-const MAX_FUNCTION_TIMEOUT_SECONDS = 900;
-const MIN_FUNCTION_TIMEOUT_SECONDS = 3;
+import { sizeDeliveryWorker, workerSizingProblem } from './worker-sizing';
 
 export interface DeliveryWorkerProps {
   /** The class's queue it consumes. */
@@ -17,8 +14,13 @@ export interface DeliveryWorkerProps {
   /** The common Relaymesh runtime environment; EVENT_CLASS and EVENT_TTL_SECONDS are added. */
   readonly environment: Record<string, string>;
   /**
-   * Memory, MB: a batch fans out to up to DELIVERY_CONCURRENCY posts at once.
-   * @default 1024
+   * The capacity model (lib/worker-sizing.ts): a full batch to the largest channel must fit the timeout.
+   * @default the config's defaults (1,000 subscribers, 1.2 ms per post, 1.5 × headroom)
+   */
+  readonly capacity?: CapacitySettings;
+  /**
+   * Memory, MB; it must fit a full batch to the largest channel in the timeout.
+   * @default the smallest that does, by the capacity model
    */
   readonly memoryMb?: number;
   /** @default true */
@@ -38,17 +40,17 @@ export class DeliveryWorker extends Construct {
   constructor(scope: Construct, id: string, props: DeliveryWorkerProps) {
     super(scope, id);
     const { settings, source } = props;
-    // AWS's guidance for SQS event sources: visibility timeout at least 6 × the function
-    // timeout, so a batch is never redelivered while an invocation (or its retry after a
-    // throttle) still works on it, which would post every event twice.
-    const timeoutSeconds = Math.min(
-      MAX_FUNCTION_TIMEOUT_SECONDS,
-      Math.max(MIN_FUNCTION_TIMEOUT_SECONDS, Math.floor(settings.visibilityTimeoutSeconds / 6)),
-    );
+    const capacity = props.capacity ?? loadConfig().capacity;
+    const problem = workerSizingProblem(settings, capacity, props.memoryMb);
+    if (problem) throw new Error(`DeliveryWorker ${id}: ${problem.setting}: ${problem.message}`);
+    // The timeout is a sixth of the visibility timeout (AWS's guidance for SQS event sources), so a
+    // batch is never redelivered while an invocation (or its retry after a throttle) still works on
+    // it, which would post every event twice.
+    const sizing = sizeDeliveryWorker(settings, capacity);
     this.function = new RelaymeshFunction(this, 'Function', {
       handler: 'delivery-worker',
-      timeout: Duration.seconds(timeoutSeconds),
-      memorySize: props.memoryMb ?? 1024,
+      timeout: Duration.seconds(sizing.timeoutSeconds),
+      memorySize: props.memoryMb ?? sizing.memoryMb,
       tracing: props.tracing,
       sourceMaps: props.sourceMaps,
       environment: {

@@ -38,6 +38,7 @@ import { RegionalDomain } from './regional-domain';
 import { RegionalEdge } from './regional-edge';
 import { SubscriptionDeadLetters } from './subscription-dead-letters';
 import { type RegionTables, WebSocketGateway } from './websocket-gateway';
+import { DELIVERY_MEMORY_KEY } from './worker-sizing';
 
 export interface RegionStackProps extends StackProps {
   readonly config: RelaymeshConfig;
@@ -126,7 +127,8 @@ export class RegionStack extends Stack {
         source,
         settings: config.eventClasses[source.eventClass],
         environment: runtimeEnvironment,
-        memoryMb: { critical: memoryMb.deliveryCritical, ephemeral: memoryMb.deliveryEphemeral }[source.eventClass],
+        capacity: config.capacity,
+        memoryMb: memoryMb[DELIVERY_MEMORY_KEY[source.eventClass]],
         tracing,
         sourceMaps,
       });

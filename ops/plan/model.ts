@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TABLES, type TableLayout } from '../../lambdas/core/tables';
 import { EVENT_CLASSES, type EventClass, type RelaymeshConfig } from '../../lib/config';
+import { DELIVERY_MEMORY_KEY, deliveryWorkerMemoryMb } from '../../lib/worker-sizing';
 import { count } from '../format';
 import { HOURS_PER_MONTH, PRICES, PRICES_READ_ON, SECONDS_PER_MONTH } from './prices';
 
@@ -117,6 +118,12 @@ export type PlanInput = z.output<ReturnType<typeof planInputSchema>>;
 export type PlanInputOptions = z.input<ReturnType<typeof planInputSchema>>;
 
 type FunctionRole = keyof RelaymeshConfig['functions']['memoryMb'];
+
+/** A function's memory: the config's, or for a delivery worker left unset, the capacity model's. */
+function functionMemoryMb(config: RelaymeshConfig, role: FunctionRole): number {
+  const eventClass = EVENT_CLASSES.find((c) => DELIVERY_MEMORY_KEY[c] === role);
+  return eventClass ? deliveryWorkerMemoryMb(config, eventClass) : config.functions.memoryMb[role]!;
+}
 type TableName = TableLayout['name'];
 
 interface WorkerUsage {
@@ -232,7 +239,7 @@ export function regionUsage(input: PlanInput, config: RelaymeshConfig, regionCou
   const roles = Object.keys(busySeconds) as FunctionRole[];
   // Little's law: executions running at once = arrivals per second × seconds each runs.
   const lambdaConcurrency = roles.reduce((sum, r) => sum + busySeconds[r], 0);
-  const gbSeconds = roles.reduce((sum, r) => sum + busySeconds[r] * (config.functions.memoryMb[r] / 1024), 0);
+  const gbSeconds = roles.reduce((sum, r) => sum + busySeconds[r] * (functionMemoryMb(config, r) / 1024), 0);
 
   const sqsRequests = EVENT_CLASSES.reduce((sum, c) => {
     const w = workers[c];

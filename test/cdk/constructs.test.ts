@@ -180,7 +180,8 @@ describe('DeliveryWorker', () => {
   it('GIVEN ephemeral settings with a batching window WHEN created THEN the function knows its class and TTL and the event source batches as configured', () => {
     const stack = testStack();
     const settings = { ...config.eventClasses.ephemeral, batchSize: 5, maxBatchingWindowSeconds: 2, maxConcurrency: 3, visibilityTimeoutSeconds: 42 };
-    new DeliveryWorker(stack, 'Worker', { source: queueIn(stack), settings, environment: { TOPIC_ARN } });
+    const capacity = { ...config.capacity, largestChannelSubscribers: 100 };
+    new DeliveryWorker(stack, 'Worker', { source: queueIn(stack), settings, capacity, environment: { TOPIC_ARN } });
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
@@ -199,11 +200,11 @@ describe('DeliveryWorker', () => {
 });
 
 describe('DeliveryWorker sizing and tracing', () => {
-  it('GIVEN no sizing WHEN created THEN it gets 1024 MB and active X-Ray tracing', () => {
+  it('GIVEN no memory WHEN created THEN it gets the capacity model\'s 1088 MB and active X-Ray tracing', () => {
     const stack = testStack();
     new DeliveryWorker(stack, 'Worker', { source: queueIn(stack), settings: config.eventClasses.critical, environment: {} });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      MemorySize: 1024,
+      MemorySize: 1088,
       TracingConfig: { Mode: 'Active' },
       Environment: { Variables: Match.objectLike({ POWERTOOLS_TRACE_ENABLED: 'true' }) },
     });
@@ -219,6 +220,13 @@ describe('DeliveryWorker sizing and tracing', () => {
       Environment: { Variables: Match.objectLike({ POWERTOOLS_TRACE_ENABLED: 'false' }) },
     });
     expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('xray:');
+  });
+
+  it('GIVEN memory too small for a full batch to the largest channel WHEN created THEN it refuses, naming the memory that fits', () => {
+    const stack = testStack();
+    expect(() => new DeliveryWorker(stack, 'Worker', { source: queueIn(stack), settings: config.eventClasses.critical, environment: {}, memoryMb: 512 })).toThrow(
+      /^DeliveryWorker Worker: memoryMb: 512 MB takes 62\.2 s for a full batch .* past the worker's 30 s timeout: use at least 1088 MB/,
+    );
   });
 });
 

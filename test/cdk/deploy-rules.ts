@@ -207,3 +207,26 @@ export function plainHttpTokenViolations(template: Template): string[] {
   }
   return violations;
 }
+
+/**
+ * Lambda ends an invocation at its timeout, and SQS then redelivers the whole batch, so a delivery
+ * worker must finish a full batch to the largest channel in time: batch size (read off its event
+ * source mapping) × largest channel × CPU per post, with headroom, at the CPU share its
+ * MemorySize buys (one vCPU at 1,769 MB, and no more for one Node thread), within its Timeout.
+ */
+export function deliveryWorkerTimeoutViolations(
+  template: Template,
+  capacity: { largestChannelSubscribers: number; cpuMsPerPost: number; headroom: number },
+): string[] {
+  const functions = template.findResources('AWS::Lambda::Function');
+  const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+  return mappings.flatMap((mapping) => {
+    const ref = (mapping.Properties.FunctionName as { Ref: string }).Ref;
+    const fn = functions[ref]!.Properties as { MemorySize: number; Timeout: number };
+    const batchSize = mapping.Properties.BatchSize as number;
+    const seconds = (batchSize * capacity.largestChannelSubscribers * capacity.cpuMsPerPost * capacity.headroom) / 1000 / Math.min(1, fn.MemorySize / 1769);
+    return seconds <= fn.Timeout
+      ? []
+      : [`${ref}: a full batch (${batchSize} × ${capacity.largestChannelSubscribers} posts) takes ${seconds.toFixed(1)} s at ${fn.MemorySize} MB, past its ${fn.Timeout} s timeout`];
+  });
+}

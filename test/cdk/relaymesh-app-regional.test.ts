@@ -4,17 +4,32 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
 import { allStacks, testApp, validationViolations } from './cdk-test-app';
-import { templateText } from './deploy-rules';
+import { deliveryWorkerTimeoutViolations, templateText } from './deploy-rules';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1'];
 
-describe('GIVEN the regional edge mode for three regions without a hosted zone', () => {
+// Sized for a 3,000-subscriber channel: a full batch is 36 s of one vCPU, 54 s with headroom.
+const LARGE_CHANNEL = {
+  capacity: { largestChannelSubscribers: 3000 },
+  eventClasses: { critical: { visibilityTimeoutSeconds: 360 }, ephemeral: { visibilityTimeoutSeconds: 360 } },
+};
+
+describe('GIVEN the regional edge mode for three regions without a hosted zone, sized for a 3,000-subscriber channel', () => {
   let stacks: RelaymeshStacks;
   let assembly: CloudAssembly;
   beforeAll(() => {
     const app = testApp();
-    stacks = addRelaymeshStacks(app, loadConfig({ regions: REGIONS, edge: { mode: 'regional' } }));
+    stacks = addRelaymeshStacks(app, loadConfig({ regions: REGIONS, edge: { mode: 'regional' }, ...LARGE_CHANNEL }));
     assembly = app.synth();
+  });
+
+  it('THEN both delivery workers get the 60 s timeout and the 1600 MB that fit a full batch to that channel', () => {
+    for (const stack of stacks.regions) {
+      const t = Template.fromStack(stack);
+      expect(deliveryWorkerTimeoutViolations(t, loadConfig(LARGE_CHANNEL).capacity), stack.stackName).toEqual([]);
+      const workers = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => /^(critical|ephemeral)DeliveryFunction/.test(id));
+      expect(workers.map(([, fn]) => [fn.Properties.MemorySize, fn.Properties.Timeout])).toEqual([[1600, 60], [1600, 60]]);
+    }
   });
 
   it('THEN cdk-nag AwsSolutions leaves no unacknowledged finding in any stack', () => {

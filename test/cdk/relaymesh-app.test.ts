@@ -7,6 +7,7 @@ import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-ap
 import { allStacks, testApp, validationViolations } from './cdk-test-app';
 import {
   acceleratorHealthCheckViolations,
+  deliveryWorkerTimeoutViolations,
   lambdaTargetGroupHealthViolations,
   plainHttpTokenViolations,
   snsSubscriptionRedriveViolations,
@@ -189,12 +190,20 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     }
   });
 
-  it('THEN function memory follows the config defaults: 1024 MB for both delivery workers, 512 MB for the router, 256 MB for the rest', () => {
+  it('THEN every delivery worker finishes a full batch to the largest channel inside its timeout, with headroom', () => {
+    for (const stack of stacks.regions) {
+      expect(deliveryWorkerTimeoutViolations(template(stack), loadConfig({}).capacity), stack.stackName).toEqual([]);
+      // The rule can fail: the same workers would not fit a channel twice as large.
+      expect(deliveryWorkerTimeoutViolations(template(stack), { ...loadConfig({}).capacity, largestChannelSubscribers: 2000 })).toHaveLength(2);
+    }
+  });
+
+  it('THEN function memory follows the config defaults: the capacity model\'s 1088 MB (critical) and 1600 MB (ephemeral) for the delivery workers, 512 MB for the router, 256 MB for the rest', () => {
     for (const stack of stacks.regions) {
       const functions = Object.entries(template(stack).findResources('AWS::Lambda::Function'));
       const memoryOf = (prefix: string) => functions.filter(([id]) => id.startsWith(prefix)).map(([, fn]) => fn.Properties.MemorySize as number);
-      expect(memoryOf('criticalDeliveryFunction')).toEqual([1024]);
-      expect(memoryOf('ephemeralDeliveryFunction')).toEqual([1024]);
+      expect(memoryOf('criticalDeliveryFunction')).toEqual([1088]);
+      expect(memoryOf('ephemeralDeliveryFunction')).toEqual([1600]);
       expect(memoryOf('WebSocketMessageRouter')).toEqual([512]);
       for (const prefix of ['WebSocketAuthorizer', 'WebSocketConnect', 'WebSocketDisconnect', 'EdgeFunction']) expect(memoryOf(prefix), prefix).toEqual([256]);
     }
