@@ -8,7 +8,7 @@
  *
  * The local cloud runs every Lambda invocation on this one Node thread. Many concurrent
  * delivery-worker invocations then only time-slice it: with the config's 20 per queue, a
- * batch of 10 events × 500 subscribers takes minutes, outlives the 60 s visibility timeout
+ * batch of 10 events × 500 subscribers takes minutes, outlives the visibility timeout
  * and SQS redelivers it while it is still running (a redelivery storm of duplicates). On AWS
  * each invocation has its own CPU. So the bench defaults to 2, which is also the faster
  * setting here; `--worker-concurrency 20` shows the storm.

@@ -10,6 +10,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_CLASSES, loadConfig, type EventClass } from '../lib/config';
 import { listingForRegion, provisionMessaging, signingRegion, startMessaging, type MessagingServer, type RegionMessaging } from './messaging';
+import { SMALL_CHANNELS } from '../test/e2e/support';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2'];
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -40,6 +41,7 @@ const testConfig = (appName: string) =>
       critical: { visibilityTimeoutSeconds: 1, maxReceiveCount: 2 },
       ephemeral: { visibilityTimeoutSeconds: 1, maxReceiveCount: 1 },
     },
+    capacity: SMALL_CHANNELS,
   });
 
 /** Each test provisions its own app name, so no test sees another's messages. */

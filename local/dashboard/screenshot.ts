@@ -5,7 +5,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { launchChromium } from '../../test/e2e/browser';
-import { startTestCloud, TestClient, tokenFor } from '../../test/e2e/support';
+import { SMALL_CHANNELS, startTestCloud, TestClient, tokenFor } from '../../test/e2e/support';
 import { LOCAL_CREDENTIALS } from '../cloud';
 
 /**
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const file = resolve(program.args[0] ?? 'docs/dashboard.png');
   const { seconds } = program.opts<{ seconds: number }>();
   const [us, eu] = ['us-east-1', 'eu-west-1'];
-  const cloud = await startTestCloud({ regions: [us!, eu!], eventClasses: { critical: { maxReceiveCount: 1, visibilityTimeoutSeconds: 1 } } });
+  const cloud = await startTestCloud({ regions: [us!, eu!], eventClasses: { critical: { maxReceiveCount: 1, visibilityTimeoutSeconds: 1 } }, capacity: SMALL_CHANNELS });
   const browser = await launchChromium();
   const clients: TestClient[] = [];
   try {

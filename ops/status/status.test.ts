@@ -5,7 +5,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { CloudStatusSchema, type CloudStatus } from '../../local/status';
-import { startTestCloud } from '../../test/e2e/support';
+import { SMALL_CHANNELS, startTestCloud } from '../../test/e2e/support';
 import { createProgram } from '../cli';
 import { renderRegion } from './command';
 
@@ -27,7 +27,7 @@ describe('GIVEN a running local cloud of two regions and its state file', () => 
   beforeAll(async () => {
     vi.spyOn(console, 'log').mockImplementation(() => undefined);
     // Critical messages dead-letter after one receive, a second later: a poison message reaches the DLQ at once.
-    cloud = await startTestCloud({ regions: REGIONS, eventClasses: { critical: { maxReceiveCount: 1, visibilityTimeoutSeconds: 1 } } });
+    cloud = await startTestCloud({ regions: REGIONS, eventClasses: { critical: { maxReceiveCount: 1, visibilityTimeoutSeconds: 1 } }, capacity: SMALL_CHANNELS });
     dir = await mkdtemp(join(tmpdir(), 'relaymesh-status-'));
     stateFile = join(dir, 'local.json');
     await writeFile(stateFile, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), ...cloud.description }));

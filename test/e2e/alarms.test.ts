@@ -5,7 +5,7 @@ import { loadConfig } from '../../lib/config';
 import { addRelaymeshStacks } from '../../lib/relaymesh-app';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { testApp } from '../cdk/cdk-test-app';
-import { startTestCloud } from './support';
+import { SMALL_CHANNELS, startTestCloud } from './support';
 
 const REGIONS = ['us-east-1', 'eu-west-1'];
 /** One receive and a 1 s visibility timeout: a message the worker refuses is dead-lettered within seconds. */
@@ -24,7 +24,7 @@ describe('GIVEN the local cloud with critical messages dead-lettered after one r
 
   beforeAll(async () => {
     vi.spyOn(console, 'log').mockImplementation((line: unknown) => void logged.push(String(line)));
-    cloud = await startTestCloud({ regions: REGIONS, eventClasses: { critical: FAST_DEAD_LETTER } });
+    cloud = await startTestCloud({ regions: REGIONS, eventClasses: { critical: FAST_DEAD_LETTER }, capacity: SMALL_CHANNELS });
   });
   afterAll(async () => {
     await cloud?.stop();

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { StatusHistorySchema } from '../../local/status';
 import { launchChromium } from './browser';
-import { startTestCloud, TestClient, tokenFor } from './support';
+import { SMALL_CHANNELS, startTestCloud, TestClient, tokenFor } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
@@ -24,7 +24,7 @@ describe('GIVEN the dashboard of a two-region local cloud open in headless Chrom
     vi.spyOn(console, 'log').mockImplementation(() => undefined);
     browser = await launchChromium();
     // Critical messages dead-letter after one receive, a second later: a poison message reaches the DLQ at once.
-    cloud = await startTestCloud({ regions: [US, EU], eventClasses: { critical: { maxReceiveCount: 1, visibilityTimeoutSeconds: 1 } } });
+    cloud = await startTestCloud({ regions: [US, EU], eventClasses: { critical: { maxReceiveCount: 1, visibilityTimeoutSeconds: 1 } }, capacity: SMALL_CHANNELS });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(`${cloud.edge.url}/dashboard`);

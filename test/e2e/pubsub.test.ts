@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../lambdas/core/errors';
 import { channelRegionKey } from '../../lambdas/core/tables';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
-import { eventually, startTestCloud, TestClient, tokenFor } from './support';
+import { eventually, SMALL_CHANNELS, startTestCloud, TestClient, tokenFor } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
@@ -25,6 +25,7 @@ describe('Relaymesh end to end on the local cloud, two regions', () => {
     // A poison message must reach the DLQ within the test: two receives, two-second visibility.
     cloud = await startTestCloud({
       eventClasses: { critical: { maxReceiveCount: 2, visibilityTimeoutSeconds: 2 } },
+      capacity: SMALL_CHANNELS,
       limits: { maxPublishDataBytes: 8 * 1024 },
     });
   });

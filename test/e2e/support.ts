@@ -7,6 +7,12 @@ import { mintToken } from '../../local/dev-token';
 export const TEST_SECRET = 'relaymesh-end-to-end-test-secret-0123456789';
 
 /** A whole local cloud on free ports, with a short replication lag and fast health checks; `faults` are injected from the start. */
+/**
+ * The capacity model for a test cloud whose visibility timeouts are a second or two, so redeliveries
+ * and dead letters come fast: workers with such short timeouts are sized for small channels only.
+ */
+export const SMALL_CHANNELS = { largestChannelSubscribers: 10 };
+
 export async function startTestCloud(
   overrides: RelaymeshConfigInput = {},
   faults: Pick<LocalCloudOptions, 'faults' | 'faultSeed'> = {},
