@@ -1,11 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
+const ALL = ['lambdas/**/*.test.ts', 'lib/**/*.test.ts', 'local/**/*.test.ts', 'client/**/*.test.ts', 'test/**/*.test.ts', 'ops/**/*.test.ts', 'bench/**/*.test.ts'];
+// Suites that load the whole machine on purpose (a 60 s fault soak, a 10 MB flood, a fuzz of
+// 10,000 frames) and measure it against deadlines: they run last, one at a time.
+const ALONE = ['test/e2e/soak.test.ts', 'test/e2e/hardening.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['lambdas/**/*.test.ts', 'lib/**/*.test.ts', 'local/**/*.test.ts', 'client/**/*.test.ts', 'test/**/*.test.ts', 'ops/**/*.test.ts', 'bench/**/*.test.ts'],
     // DynamoDB Local is a JVM: wire and end-to-end suites need time to start it on 2 cores.
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    projects: [
+      // Two files at a time on 2 cores: the e2e suites wait on sockets and JVMs as much as they compute.
+      { extends: true, test: { name: 'suite', include: ALL, exclude: ALONE, maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'alone', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
