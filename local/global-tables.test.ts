@@ -323,6 +323,19 @@ describe('global table replication on DynamoDB Local', () => {
     }
   });
 
+  it('reads a quiet stream less and less often, and still replicates the first write after a quiet spell', async () => {
+    const app = `app${(apps += 1)}`;
+    const table = physicalTableName(app, connectionsTable);
+    await Promise.all(REGIONS.map((region) => createTables(clients[region], app, [connectionsTable])));
+    replicator = startGlobalTableReplication({ endpoint: ddb.endpoint, regions: REGIONS, tableNames: [table], lagMs: 0, pollIntervalMs: 25, maxIdlePollIntervalMs: 400, credentials });
+    const before = replicator.stats().streamPolls;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Polled every 25 ms, two idle streams would be read ~160 times in 2 s; backing off to 400 ms, ~20.
+    expect(replicator.stats().streamPolls - before).toBeLessThanOrEqual(2 * (2_000 / 400 + 5));
+    await put(REGIONS[0], table, 'after-quiet', 'v1');
+    await eventually(async () => expect(await valueIn(REGIONS[1], table, 'after-quiet')).toBe('v1'));
+  });
+
   it('applies nothing after stop()', async () => {
     const table = await replicated(0);
     await put(A, table, 'before', 'x');

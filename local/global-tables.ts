@@ -182,6 +182,9 @@ const restoreRecord = ({ dynamodb, ...record }: StreamRecord): StreamRecord => {
   return { ...record, dynamodb: { ...dynamodb, NewImage: NewImage && restoreImage(NewImage), OldImage: OldImage && restoreImage(OldImage) } };
 };
 
+/** GetRecords' page size (the API's maximum): a page this full means more records are waiting. */
+const GET_RECORDS_LIMIT = 1000;
+
 type Clients = { dynamodb: DynamoDBClient; streams: DynamoDBStreamsClient };
 
 interface Shard {
@@ -248,7 +251,10 @@ class ShardReader {
       )
     ).ShardIterator;
     try {
-      const { Records = [], NextShardIterator } = await this.clients.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator }), options);
+      const { Records = [], NextShardIterator } = await this.clients.streams.send(
+        new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: GET_RECORDS_LIMIT }),
+        options,
+      );
       shard.iterator = NextShardIterator;
       shard.closed = NextShardIterator === undefined;
       shard.lastSequenceNumber = Records.at(-1)?.dynamodb?.SequenceNumber ?? shard.lastSequenceNumber;
@@ -291,7 +297,16 @@ const OptionsSchema = z.object({
   tableNames: z.array(z.string().min(3)).min(1),
   /** Minimum time between reading a change from its region's stream and applying it elsewhere. */
   lagMs: LagSchema,
+  /** How soon a stream that just had records is read again (a full page is read again at once). */
   pollIntervalMs: z.number().int().positive().default(100),
+  /**
+   * The longest wait between reads of a quiet stream: each empty read doubles the wait from
+   * `pollIntervalMs` up to this. Each GetRecords costs DynamoDB Local ~1-2 ms of CPU, and five
+   * tables in each region polled every 100 ms kept a third of a core busy at idle and more under
+   * load, CPU the handlers then lacked; a first write after a quiet spell waits this much longer,
+   * well inside the ≈1 s lag global tables have anyway. Default: 8 × `pollIntervalMs`.
+   */
+  maxIdlePollIntervalMs: z.number().int().positive().optional(),
   credentials: z
     .object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) })
     .default(LOCAL_CREDENTIALS),
@@ -311,12 +326,14 @@ export interface GlobalTableReplicator {
    * region held a newer write; `failed`: changes given up on because the region rejected them
    * for good (each also logged); `pendingByRegion`: changes queued for or being written to each region;
    * `oldestPendingMsByRegion`: how long the oldest change queued for each region has waited since
-   * it was read (0 with none), the local ReplicationLatency, which a paused region's queue makes grow.
+   * it was read (0 with none), the local ReplicationLatency, which a paused region's queue makes grow;
+   * `streamPolls`: reads of a table's stream in a region (each one GetRecords per open shard).
    */
   stats(): {
     applied: number;
     skippedAsOlder: number;
     failed: number;
+    streamPolls: number;
     pendingByRegion: Record<string, number>;
     oldestPendingMsByRegion: Record<string, number>;
   };
@@ -341,6 +358,7 @@ const isPermanent = (error: unknown): error is DynamoDBServiceException =>
 
 export function startGlobalTableReplication(options: GlobalTableReplicationOptions): GlobalTableReplicator {
   const { endpoint, regions, tableNames, pollIntervalMs, credentials, ...parsed } = OptionsSchema.parse(options);
+  const maxIdlePollIntervalMs = parsed.maxIdlePollIntervalMs ?? 8 * pollIntervalMs;
   let lagMs = parsed.lagMs;
   const abort = new AbortController();
   const { signal } = abort;
@@ -356,7 +374,7 @@ export function startGlobalTableReplication(options: GlobalTableReplicationOptio
   // when they happen) but what it would send waits here until resume().
   const outboxes = new Map(regions.map((region) => [region, [] as Array<Omit<Change, 'dueAt'>>]));
   const inFlight = new Map(regions.map((region) => [region, 0]));
-  const counters = { applied: 0, skippedAsOlder: 0, failed: 0 };
+  const counters = { applied: 0, skippedAsOlder: 0, failed: 0, streamPolls: 0 };
   const clients = new Map<string, Clients>(
     regions.map((region) => [
       region,
@@ -379,22 +397,27 @@ export function startGlobalTableReplication(options: GlobalTableReplicationOptio
   };
 
   async function pollRegion(region: string): Promise<void> {
-    const readers = tableNames.map((table) => new ShardReader(clients.get(region)!, table, signal));
+    const readers = tableNames.map((table) => ({ reader: new ShardReader(clients.get(region)!, table, signal), wait: pollIntervalMs, dueAt: 0 }));
     const report = reporter(`reading ${region} streams`);
     while (!signal.aborted) {
-      let read = 0;
-      for (const reader of readers) {
+      for (const stream of readers) {
+        if (stream.dueAt > Date.now()) continue;
+        let read = 0;
+        counters.streamPolls += 1;
         try {
-          read += await reader.read((records) => {
-            for (const record of records) route(region, ledger.observe(region, reader.table, record));
+          read = await stream.reader.read((records) => {
+            for (const record of records) route(region, ledger.observe(region, stream.reader.table, record));
           });
         } catch (error) {
           if (signal.aborted) return;
           report(error);
         }
+        // A full page means a backlog: drain it without pausing. A quiet stream is read less often.
+        stream.wait = read >= GET_RECORDS_LIMIT ? 0 : read > 0 ? pollIntervalMs : Math.min(Math.max(stream.wait, pollIntervalMs) * 2, maxIdlePollIntervalMs);
+        stream.dueAt = Date.now() + stream.wait;
       }
-      // Drain a backlog without pausing between pages.
-      if (read === 0) await sleep(pollIntervalMs, undefined, { signal }).catch(() => undefined);
+      const next = Math.min(...readers.map((stream) => stream.dueAt)) - Date.now();
+      if (next > 0) await sleep(next, undefined, { signal }).catch(() => undefined);
     }
   }
 
