@@ -103,7 +103,7 @@ export function addGamedayCommand(program: Command, io: Io, deps: GamedayDeps = 
     .option('--at <seconds>', 'when to take it down, from the first publish', nonNegativeNumber, 30)
     .option('--for <seconds>', 'how long it stays down', positiveNumber, 30)
     .option('--duration <seconds>', 'how long to publish', positiveNumber, 90)
-    .option('--settle <seconds>', 'after the last publish: how long to wait for every subscriber to have every acknowledged message', nonNegativeNumber, 60)
+    .option('--settle <seconds>', 'after the last publish: wait for every subscriber to have every acknowledged message until nothing has arrived for this long (at most 10 times this in all)', nonNegativeNumber, 60)
     .option('--out <dir>', 'where to write gameday-<time>.html and .json', '.')
     .option('--edge-url <url>', 'with --aws: the edge clients ask where to connect (the accelerator\'s DNS name, the EdgeUrl output)')
     .option('--token <jwt>', 'with --aws: the token every client connects with (default: $RELAYMESH_TOKEN)')

@@ -4,6 +4,7 @@ import { OpsError } from '../cli-support';
 import { DeliveryLedger, type AckedMessage } from './ledger';
 import { placement, type DrillPlan } from './plan';
 import { Timeline, type ClientRun, type DrillRun } from './report';
+import { awaitSettled } from './settle';
 
 /** What the drill needs from the world: SDK clients, the region switches, a terminal. */
 export interface DrillPorts {
@@ -24,6 +25,8 @@ const START_ATTEMPTS = 5;
 const START_RETRY_MS = 1000;
 const PROGRESS_EVERY_MS = 5000;
 const SETTLE_POLL_MS = 250;
+/** The settle wait ends at this many times `--settle` even while a backlog still trickles in. */
+const SETTLE_LIMIT_FACTOR = 10;
 
 const codeOf = (error: unknown) => (error instanceof RelaymeshError ? String(error.code) : error instanceof Error ? error.message.slice(0, 60) : String(error));
 const bumpIn = (counts: Record<string, number>, key: string) => void (counts[key] = (counts[key] ?? 0) + 1);
@@ -37,8 +40,8 @@ interface DrillClient {
 /**
  * The failover drill: connects every client through the edge, each subscribed to one channel,
  * publishes at the plan's rate from the clients themselves, takes the region down at `at` and
- * brings it back `for` seconds later, stops publishing at `duration`, then waits (up to
- * `settle`) for every subscriber to have every acknowledged message. The region is brought
+ * brings it back `for` seconds later, stops publishing at `duration`, then waits for every
+ * subscriber to have every acknowledged message while they keep arriving (see awaitSettled). The region is brought
  * back whatever happens, so an interrupted drill leaves no region down.
  */
 export async function runDrill(plan: DrillPlan, ports: DrillPorts, runId: string): Promise<DrillRun> {
@@ -112,14 +115,20 @@ export async function runDrill(plan: DrillPlan, ports: DrillPorts, runId: string
     }
     await switches;
     await sleep(startMs + plan.durationSeconds * 1000 - Date.now());
-    event(`publishing stopped; waiting up to ${plan.settleSeconds} s for every subscriber to have every acknowledged message`);
+    event(
+      `publishing stopped; waiting for every subscriber to have every acknowledged message (until nothing arrives for ${plan.settleSeconds} s, at most ${SETTLE_LIMIT_FACTOR * plan.settleSeconds} s)`,
+    );
 
-    const settleBy = Date.now() + plan.settleSeconds * 1000;
     await Promise.race([Promise.all(publishes), sleep(plan.settleSeconds * 1000)]);
     const owed = (client: DrillClient) => acked.filter((a) => a.channel === client.run.channel);
-    while (!clients.every((c) => c.run.ledger.hasAll(owed(c))) && Date.now() < settleBy) await sleep(SETTLE_POLL_MS);
-    const settled = clients.every((c) => c.run.ledger.hasAll(owed(c)));
-    event(settled ? 'every subscriber has every acknowledged message' : `settle time of ${plan.settleSeconds} s ran out`);
+    const settled = await awaitSettled({
+      done: () => clients.every((c) => c.run.ledger.hasAll(owed(c))),
+      progress: () => clients.reduce((n, c) => n + c.run.ledger.handed.length, 0) + acknowledged,
+      quietMs: plan.settleSeconds * 1000,
+      maxMs: SETTLE_LIMIT_FACTOR * plan.settleSeconds * 1000,
+      pollMs: SETTLE_POLL_MS,
+    });
+    event(settled ? 'every subscriber has every acknowledged message' : `settle time ran out: nothing arrived for ${plan.settleSeconds} s, or ${SETTLE_LIMIT_FACTOR * plan.settleSeconds} s passed`);
     for (const c of clients) c.run.endRegion = ports.regionOf(c.sdk.url);
     return {
       plan,
