@@ -83,6 +83,7 @@ function lambdaEnvironment(handler: HandlerName, tracing: boolean): Record<strin
     AWS_SESSION_TOKEN: 'bench',
     CONNECTIONS_TABLE: 'relaymesh-connections',
     SUBSCRIPTIONS_TABLE: 'relaymesh-subscriptions',
+    PRESENCE_TABLE: 'relaymesh-presence',
     SEQUENCES_TABLE: 'relaymesh-sequences',
     HISTORY_TABLE: 'relaymesh-history',
     DEDUP_TABLE: 'relaymesh-dedup',

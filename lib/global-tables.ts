@@ -1,7 +1,7 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, TableV2, type TablePropsV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { physicalTableName, TABLES, type TableLayout } from '../lambdas/core/tables';
+import { GLOBAL_TABLES, physicalTableName, type TableLayout } from '../lambdas/core/tables';
 
 export interface GlobalTablesProps {
   /**
@@ -18,10 +18,23 @@ export interface GlobalTablesProps {
   readonly deletionProtection?: boolean;
 }
 
+/** Name, keys, TTL and on-demand billing of a table as lambdas/core/tables.ts lays it out. */
+export function tableProps(namePrefix: string, layout: TableLayout): TablePropsV2 {
+  return {
+    tableName: physicalTableName(namePrefix, layout),
+    partitionKey: { name: layout.partitionKey, type: AttributeType.STRING },
+    sortKey: layout.sortKey && {
+      name: layout.sortKey.name,
+      type: layout.sortKey.type === 'N' ? AttributeType.NUMBER : AttributeType.STRING,
+    },
+    timeToLiveAttribute: layout.timeToLiveAttribute,
+    billing: Billing.onDemand(),
+  };
+}
+
 /**
- * The Relaymesh global tables (DynamoDB TableV2 with a replica per region), keyed as
- * lambdas/core/tables.ts declares: on-demand billing, point-in-time recovery, TTL where items
- * expire.
+ * The Relaymesh global tables (DynamoDB TableV2 with a replica per region): the tables
+ * lambdas/core/tables.ts places `global`, with point-in-time recovery.
  */
 export class GlobalTables extends Construct {
   readonly tables: ReadonlyMap<TableLayout['name'], TableV2>;
@@ -35,16 +48,9 @@ export class GlobalTables extends Construct {
     }
     const deletionProtection = props.deletionProtection ?? true;
     this.tables = new Map(
-      TABLES.map((layout) => {
+      GLOBAL_TABLES.map((layout) => {
         const table = new TableV2(this, layout.name, {
-          tableName: physicalTableName(props.namePrefix, layout),
-          partitionKey: { name: layout.partitionKey, type: AttributeType.STRING },
-          sortKey: layout.sortKey && {
-            name: layout.sortKey.name,
-            type: layout.sortKey.type === 'N' ? AttributeType.NUMBER : AttributeType.STRING,
-          },
-          timeToLiveAttribute: layout.timeToLiveAttribute,
-          billing: Billing.onDemand(),
+          ...tableProps(props.namePrefix, layout),
           pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
           deletionProtection,
           removalPolicy: deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

@@ -1,4 +1,4 @@
-import { connectionsTable, dedupTable, historyTable, physicalTableName, sequencesTable, subscriptionsTable } from '../lambdas/core/tables';
+import { connectionsTable, dedupTable, historyTable, physicalTableName, presenceTable, sequencesTable, subscriptionsTable } from '../lambdas/core/tables';
 import type { RelaymeshConfig } from './config';
 
 /**
@@ -15,6 +15,7 @@ export function configEnvironment(
   return {
     CONNECTIONS_TABLE: physicalTableName(tablePrefix, connectionsTable),
     SUBSCRIPTIONS_TABLE: physicalTableName(tablePrefix, subscriptionsTable),
+    PRESENCE_TABLE: physicalTableName(tablePrefix, presenceTable),
     SEQUENCES_TABLE: physicalTableName(tablePrefix, sequencesTable),
     HISTORY_TABLE: physicalTableName(tablePrefix, historyTable),
     DEDUP_TABLE: physicalTableName(tablePrefix, dedupTable),

@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Certificate, CertificateValidation, type ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
-import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { TableV2, type ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { HostedZone, type IHostedZone } from 'aws-cdk-lib/aws-route53';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -8,11 +8,12 @@ import type { Construct } from 'constructs';
 import {
   connectionsTable,
   dedupTable,
+  GLOBAL_TABLES,
   historyTable,
   physicalTableName,
+  presenceTable,
   sequencesTable,
   subscriptionsTable,
-  TABLES,
   type TableLayout,
 } from '../lambdas/core/tables';
 import { configEnvironment } from './lambda-environment';
@@ -36,6 +37,7 @@ import { RegionAlarms } from './region-alarms';
 import { RegionDashboard } from './region-dashboard';
 import { RegionalDomain } from './regional-domain';
 import { RegionalEdge } from './regional-edge';
+import { RegionalTables } from './regional-tables';
 import { SubscriptionDeadLetters } from './subscription-dead-letters';
 import { type RegionTables, WebSocketGateway } from './websocket-gateway';
 import { DELIVERY_MEMORY_KEY } from './worker-sizing';
@@ -66,13 +68,15 @@ export class RegionStack extends Stack {
     const { appName } = config;
 
     // The global tables and the secret are defined in the data stack; here they are this
-    // region's replicas, found by their deterministic names.
+    // region's replicas, found by their deterministic names. The regional tables are this stack's.
     const dataPrefix = dataNamePrefix(config);
-    const table = (layout: TableLayout) =>
-      TableV2.fromTableAttributes(this, `${layout.name}Table`, { tableName: physicalTableName(dataPrefix, layout) });
+    const regional = new RegionalTables(this, 'RegionalTables', { namePrefix: dataPrefix });
+    const table = (layout: TableLayout): ITableV2 =>
+      regional.tables.get(layout.name) ?? TableV2.fromTableAttributes(this, `${layout.name}Table`, { tableName: physicalTableName(dataPrefix, layout) });
     const tables: RegionTables = {
       connections: table(connectionsTable),
       subscriptions: table(subscriptionsTable),
+      presence: table(presenceTable),
       sequences: table(sequencesTable),
       history: table(historyTable),
       dedup: table(dedupTable),
@@ -134,6 +138,8 @@ export class RegionStack extends Stack {
       });
       tables.subscriptions.grantReadWriteData(worker.function);
       tables.connections.grantReadWriteData(worker.function);
+      // A post answered 410 removes the gone connection's subscriptions and presence items.
+      tables.presence.grantReadWriteData(worker.function);
       // Every message from another origin is stored in this region's history before it is fanned out.
       tables.history.grantReadWriteData(worker.function);
       this.gateway.grantPostToConnection(worker.function);
@@ -186,7 +192,7 @@ export class RegionStack extends Stack {
       deadLetterAlarms: { critical: config.eventClasses.critical.deadLetterAlarm, ephemeral: config.eventClasses.ephemeral.deadLetterAlarm },
       fanout: { topic: this.topic, deadLetterQueue: this.subscriptionDeadLetters.queue },
       functions,
-      tableNames: TABLES.map((t) => physicalTableName(dataPrefix, t)),
+      tableNames: GLOBAL_TABLES.map((t) => physicalTableName(dataPrefix, t)),
       replicaRegions: config.regions.filter((r) => r !== this.region),
       apiId: this.gateway.api.apiId,
       stageName: config.stageName,

@@ -11,10 +11,11 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { RelaymeshFunction } from './relaymesh-function';
 
-/** The global tables as seen from one region (lambdas/core/tables.ts names). */
+/** The tables as seen from one region (lambdas/core/tables.ts names): its own and its global-table replicas. */
 export interface RegionTables {
   readonly connections: ITableV2;
   readonly subscriptions: ITableV2;
+  readonly presence: ITableV2;
   readonly sequences: ITableV2;
   readonly history: ITableV2;
   readonly dedup: ITableV2;
@@ -121,6 +122,7 @@ export class WebSocketGateway extends Construct {
     tables.connections.grantReadWriteData(connect);
     tables.connections.grantReadWriteData(disconnect);
     tables.subscriptions.grantReadWriteData(disconnect);
+    tables.presence.grantReadWriteData(disconnect);
     // Leaving a presence channel on disconnect publishes a leave event.
     props.topic.grantPublish(disconnect);
     for (const table of Object.values(tables)) table.grantReadWriteData(messageRouter);

@@ -13,7 +13,7 @@ import {
 } from '../lambdas/core/handlers';
 import * as awsClients from '../lambdas/core/aws-clients';
 import { runtimeFromEnv, type MetricsSink, type RuntimeOptions } from '../lambdas/core/runtime';
-import { TABLES, connectionsTable, physicalTableName, subscriptionsTable, type TableLayout } from '../lambdas/core/tables';
+import { GLOBAL_TABLES, connectionsTable, physicalTableName, subscriptionsTable, type TableLayout } from '../lambdas/core/tables';
 import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
 import { LOCAL_CREDENTIALS } from './http';
@@ -144,7 +144,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const replicator = startGlobalTableReplication({
       endpoint: dynamodb.endpoint,
       regions: config.regions,
-      tableNames: TABLES.map((t) => physicalTableName(config.appName, t)),
+      tableNames: GLOBAL_TABLES.map((t) => physicalTableName(config.appName, t)),
       lagMs: config.local.replicationLagMs,
       credentials: LOCAL_CREDENTIALS,
     });
@@ -286,7 +286,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             deadLetterAlarms: Object.fromEntries(EVENT_CLASSES.map((c) => [c, config.eventClasses[c].deadLetterAlarm])),
             fanout: true,
             functionNames: [...ALARMED_FUNCTIONS, ...EVENT_CLASSES.map(deliveryFunctionName)],
-            tableNames: TABLES.map((t) => physicalTableName(config.appName, t)),
+            tableNames: GLOBAL_TABLES.map((t) => physicalTableName(config.appName, t)),
             replicaRegions: config.regions.filter((r) => r !== region),
           }),
           read: readAlarmFigure,

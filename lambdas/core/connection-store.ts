@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
+  type BatchWriteCommandInput,
   type BatchWriteCommandOutput,
   DeleteCommand,
   GetCommand,
@@ -14,13 +15,14 @@ import {
 import * as z from './zod';
 import { ProtocolError } from './errors';
 import type { PresenceMember } from './protocol';
-import { channelRegionKey, connectionsTable, presenceKey, subscriptionsTable } from './tables';
+import { channelRegionKey, connectionsTable, presenceKey, presenceTable, subscriptionsTable } from './tables';
 
 export interface ConnectionStoreOptions {
   dynamo: DynamoDBDocumentClient;
   region: string;
   connectionsTableName: string;
   subscriptionsTableName: string;
+  presenceTableName: string;
   /** Seconds a connection's items live without a disconnect (a lost $disconnect must not leak). */
   connectionTtlSeconds: number;
   maxSubscriptionsPerConnection: number;
@@ -29,8 +31,10 @@ export interface ConnectionStoreOptions {
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
- * Connection and subscription state. The connection item lists its channels so that a
- * disconnect can delete exactly its subscription items without a Scan or an index.
+ * Connection, subscription and presence state. Connections and subscriptions live in this
+ * region's own tables; presence items in a global table, so every region lists every region's
+ * members. The connection item lists its channels so that a disconnect can delete exactly its
+ * subscription and presence items without a Scan or an index.
  */
 export class ConnectionStore {
   constructor(private readonly options: ConnectionStoreOptions) {}
@@ -65,7 +69,7 @@ export class ConnectionStore {
     subject: string,
     options: { presence?: boolean; replay?: { since: Record<string, number>; leaseUntil: number } } = {},
   ): Promise<void> {
-    const { connectionsTableName, subscriptionsTableName, region, connectionTtlSeconds, maxSubscriptionsPerConnection } = this.options;
+    const { connectionsTableName, subscriptionsTableName, presenceTableName, region, connectionTtlSeconds, maxSubscriptionsPerConnection } = this.options;
     const presence = options.presence === true;
     const expiresAt = nowSeconds() + connectionTtlSeconds;
     const member = { sub: subject, region, [subscriptionsTable.timeToLiveAttribute]: expiresAt };
@@ -99,8 +103,8 @@ export class ConnectionStore {
               },
             },
             presence
-              ? { Put: { TableName: subscriptionsTableName, Item: { ...this.presenceItemKey(channel, connectionId), ...member } } }
-              : { Delete: { TableName: subscriptionsTableName, Key: this.presenceItemKey(channel, connectionId) } },
+              ? { Put: { TableName: presenceTableName, Item: { ...this.presenceItemKey(channel, connectionId), ...member } } }
+              : { Delete: { TableName: presenceTableName, Key: this.presenceItemKey(channel, connectionId) } },
           ],
         }),
       );
@@ -120,7 +124,7 @@ export class ConnectionStore {
   }
 
   private presenceItemKey(channel: string, connectionId: string) {
-    return { [subscriptionsTable.partitionKey]: presenceKey(this.options.region, channel), [subscriptionsTable.sortKey.name]: connectionId };
+    return { [presenceTable.partitionKey]: presenceKey(this.options.region, channel), [presenceTable.sortKey.name]: connectionId };
   }
 
   async getSubscription(channel: string, connectionId: string): Promise<Subscriber | undefined> {
@@ -198,16 +202,16 @@ export class ConnectionStore {
       // at most one Query per region however many non-members subscribe.
       const page: QueryCommandOutput = await this.options.dynamo.send(
         new QueryCommand({
-          TableName: this.options.subscriptionsTableName,
+          TableName: this.options.presenceTableName,
           KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': subscriptionsTable.partitionKey },
+          ExpressionAttributeNames: { '#pk': presenceTable.partitionKey },
           ExpressionAttributeValues: { ':pk': presenceKey(regions[position.region]!, channel) },
           Limit: limit - members.length,
           ExclusiveStartKey: position.key,
         }),
       );
       for (const item of page.Items ?? []) {
-        members.push({ sub: item.sub as string, connectionId: item[subscriptionsTable.sortKey.name] as string, region: item.region as string });
+        members.push({ sub: item.sub as string, connectionId: item[presenceTable.sortKey.name] as string, region: item.region as string });
       }
       position = page.LastEvaluatedKey
         ? { region: position.region, key: page.LastEvaluatedKey as PresenceCursor['key'] }
@@ -253,7 +257,7 @@ export class ConnectionStore {
     const { Attributes } = await this.options.dynamo.send(
       new DeleteCommand({ TableName: this.options.subscriptionsTableName, Key: this.subscriptionKey(channel, connectionId), ReturnValues: 'ALL_OLD' }),
     );
-    await this.options.dynamo.send(new DeleteCommand({ TableName: this.options.subscriptionsTableName, Key: this.presenceItemKey(channel, connectionId) }));
+    await this.options.dynamo.send(new DeleteCommand({ TableName: this.options.presenceTableName, Key: this.presenceItemKey(channel, connectionId) }));
     return { presence: Attributes?.presence === true };
   }
 
@@ -276,7 +280,7 @@ export class ConnectionStore {
    * committed before is in the set read, so nothing is left behind.
    */
   async remove(connectionId: string): Promise<ConnectionRecord | undefined> {
-    const { dynamo, connectionsTableName, subscriptionsTableName } = this.options;
+    const { dynamo, connectionsTableName, subscriptionsTableName, presenceTableName } = this.options;
     let connection: ConnectionRecord;
     try {
       const { Attributes } = await dynamo.send(
@@ -295,13 +299,17 @@ export class ConnectionStore {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
-    const keys = connection.channels.flatMap((channel) => [this.subscriptionKey(channel, connectionId), this.presenceItemKey(channel, connectionId)]);
-    for (let i = 0; i < keys.length; i += 25) {
-      let requests: Record<string, unknown>[] | undefined = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-      for (let attempt = 0; requests?.length; attempt++) {
+    const deletes = connection.channels.flatMap((channel) => [
+      { table: subscriptionsTableName, Key: this.subscriptionKey(channel, connectionId) },
+      { table: presenceTableName, Key: this.presenceItemKey(channel, connectionId) },
+    ]);
+    for (let i = 0; i < deletes.length; i += 25) {
+      let requests: BatchWriteCommandInput['RequestItems'] = {};
+      for (const { table, Key } of deletes.slice(i, i + 25)) (requests[table] ??= []).push({ DeleteRequest: { Key } });
+      for (let attempt = 0; requests && Object.keys(requests).length > 0; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-        const result: BatchWriteCommandOutput = await dynamo.send(new BatchWriteCommand({ RequestItems: { [subscriptionsTableName]: requests } }));
-        requests = result.UnprocessedItems?.[subscriptionsTableName];
+        const result: BatchWriteCommandOutput = await dynamo.send(new BatchWriteCommand({ RequestItems: requests }));
+        requests = result.UnprocessedItems;
       }
     }
     await dynamo.send(new DeleteCommand({ TableName: connectionsTableName, Key: { [connectionsTable.partitionKey]: connectionId } }));
@@ -382,7 +390,7 @@ function toSubscriber(item: Record<string, unknown>): Subscriber {
 
 const CursorSchema = z.strictObject({
   region: z.int().check(z.minimum(0)),
-  key: z.optional(z.strictObject({ [subscriptionsTable.partitionKey]: z.string(), [subscriptionsTable.sortKey.name]: z.string().check(z.minLength(1)) })),
+  key: z.optional(z.strictObject({ [presenceTable.partitionKey]: z.string(), [presenceTable.sortKey.name]: z.string().check(z.minLength(1)) })),
 });
 
 type PresenceCursor = z.output<typeof CursorSchema>;
@@ -394,7 +402,7 @@ function decodeCursor(cursor: string | undefined, regions: readonly string[], ch
     const parsed = CursorSchema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     if (parsed.success && parsed.data.region < regions.length) {
       const { region, key } = parsed.data;
-      if (!key || key[subscriptionsTable.partitionKey] === presenceKey(regions[region]!, channel)) return parsed.data;
+      if (!key || key[presenceTable.partitionKey] === presenceKey(regions[region]!, channel)) return parsed.data;
     }
   } catch {
     // fall through to the error below

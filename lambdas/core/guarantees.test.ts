@@ -102,6 +102,7 @@ function regionParts(region: string, dynamo: DynamoDBDocumentClient, sns: SNSCli
     region,
     connectionsTableName: table('connections'),
     subscriptionsTableName: table('subscriptions'),
+    presenceTableName: table('presence'),
     connectionTtlSeconds: 3600,
     maxSubscriptionsPerConnection: 100,
   });

@@ -33,6 +33,7 @@ function connectionStore(runtime: Runtime<'dynamo'>): ConnectionStore {
     region: runtime.region,
     connectionsTableName: env.CONNECTIONS_TABLE,
     subscriptionsTableName: env.SUBSCRIPTIONS_TABLE,
+    presenceTableName: env.PRESENCE_TABLE,
     connectionTtlSeconds: env.CONNECTION_TTL_SECONDS,
     maxSubscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
   });

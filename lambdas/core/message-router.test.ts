@@ -38,6 +38,7 @@ function routerAgainst(dynamodbEndpoint: string) {
       AWS_SECRET_ACCESS_KEY: 'local',
       CONNECTIONS_TABLE: 'c',
       SUBSCRIPTIONS_TABLE: 's',
+      PRESENCE_TABLE: 'p',
       SEQUENCES_TABLE: 'q',
       HISTORY_TABLE: 'h',
       DEDUP_TABLE: 'd',

@@ -16,6 +16,7 @@ export const RuntimeEnvSchema = z.object({
   AWS_REGION: z.string().check(z.minLength(1)),
   CONNECTIONS_TABLE: z.string().check(z.minLength(1)),
   SUBSCRIPTIONS_TABLE: z.string().check(z.minLength(1)),
+  PRESENCE_TABLE: z.string().check(z.minLength(1)),
   SEQUENCES_TABLE: z.string().check(z.minLength(1)),
   HISTORY_TABLE: z.string().check(z.minLength(1)),
   DEDUP_TABLE: z.string().check(z.minLength(1)),

@@ -13,15 +13,15 @@ describe('relaymesh plan arithmetic', () => {
   it('prices an idle deployment at its standing parts only: accelerator, ALBs, IPv4, alarms, secrets, idle polls and health checks', () => {
     const idle = plan({ peakConnections: 0, messagesPerSecond: { critical: 0, ephemeral: 0 } });
     // Per region: ALB 0.0225 × 730 = 16.425; LCU (0.4 health checks/s ÷ 25) × 0.008 × 730 = 0.09344;
-    // 2 public IPv4 × 0.005 × 730 = 7.30; 27 alarms × 0.10 = 2.70 (2 classes × 2 + 3 fan-out + 7 functions × 2
-    // + 5 tables × 1 other region + 1 API); secret 0.40; 2 queues × 650,000 idle polls = 1.3 M × 0.40 = 0.52;
+    // 2 public IPv4 × 0.005 × 730 = 7.30; 26 alarms × 0.10 = 2.60 (2 classes × 2 + 3 fan-out + 7 functions × 2
+    // + 4 global tables × 1 other region + 1 API); secret 0.40; 2 queues × 650,000 idle polls = 1.3 M × 0.40 = 0.52;
     // edge health checks 0.4/s × 2,628,000 = 1,051,200 invocations × 0.20/M = 0.21024, and
-    // × 0.03 s × 0.25 GB × 0.0000133334 = 0.10512. Sum: 27.75380. Two regions + the accelerator 0.025 × 730 = 18.25.
-    expect(idle.idle.perRegion).toBeCloseTo(27.7538, 3);
-    expect(idle.total).toBeCloseTo(2 * 27.7538 + 18.25, 2);
+    // × 0.03 s × 0.25 GB × 0.0000133334 = 0.10512. Sum: 27.65380. Two regions + the accelerator 0.025 × 730 = 18.25.
+    expect(idle.idle.perRegion).toBeCloseTo(27.6538, 3);
+    expect(idle.total).toBeCloseTo(2 * 27.6538 + 18.25, 2);
     expect(idle.idle.total).toBeCloseTo(idle.total, 6);
     expect(cost(idle, 'globalAccelerator').global).toBeCloseTo(18.25, 6);
-    expect(cost(idle, 'cloudWatch').perRegion).toBeCloseTo(2.7, 6);
+    expect(cost(idle, 'cloudWatch').perRegion).toBeCloseTo(2.6, 6);
     expect(idle.costPerMillionDelivered).toBeUndefined();
     // Only the health checks keep anything busy: every quota is far away.
     expect(idle.quotas.every((q) => q.utilization < 0.001)).toBe(true);
@@ -59,8 +59,27 @@ describe('relaymesh plan arithmetic', () => {
     expect(tables.history.writeUnits).toBe(2 + 1);
     // Arriving from the other region: its 4 replicated units (claim twice, counter, history) and its receipt's 1.
     expect(tables.dedup.replicatedWriteUnits + tables.sequences.replicatedWriteUnits + tables.history.replicatedWriteUnits).toBe(4 + 1);
-    // The publish frame takes one token from the connection's bucket: one more write, replicated too.
+    // The publish frame takes one token from the connection's bucket: one more write, in this region's own table only.
     expect(tables.connections.writeUnits).toBe(1);
+    expect(tables.connections.replicatedWriteUnits).toBe(0);
+  });
+
+  it('replicates presence items but not connections or subscriptions: a connect and a subscribe write in their region only', () => {
+    const config = loadConfig({});
+    // One connect a second (churn), each subscribing to one channel, and no messages.
+    const input = planInputSchema(config).parse({
+      peakConnections: 3600,
+      peakToAverage: 1,
+      connectChurn: { per: 'connection-hour', connects: 1 },
+      subscriptionsPerConnection: 1,
+      messagesPerSecond: { critical: 0, ephemeral: 0 },
+    });
+    const { tables } = regionUsage(input, config, 3, 1);
+    expect(tables.connections.replicatedWriteUnits).toBe(0);
+    expect(tables.subscriptions.replicatedWriteUnits).toBe(0);
+    // Per region 3,600 ÷ 3 = 1,200 connections ÷ 3,600 s = 1/3 connect a second, each one subscribe: a presence put
+    // and, at disconnect, its delete reach each of the 2 other regions: (1/3 + 1/3) × 2 = 4/3.
+    expect(tables.presence.replicatedWriteUnits).toBeCloseTo(4 / 3, 6);
   });
 
   it('flags the API Gateway account throttle as broken when PostToConnection alone exceeds it, and asks for the limit that fits', () => {
@@ -101,8 +120,8 @@ describe('relaymesh plan arithmetic', () => {
   it('prices the regional edge mode without accelerator or ALBs: idle is alarms, secrets and idle polls, and each connect an HTTP API request', () => {
     const regional = { edge: { mode: 'regional' } } as const;
     const idle = plan({ peakConnections: 0, messagesPerSecond: { critical: 0, ephemeral: 0 } }, regional);
-    // Per region: 27 alarms 2.70 + secret 0.40 + idle polls 0.52; no health checks invoke the edge.
-    expect(idle.total).toBeCloseTo(2 * 3.62, 6);
+    // Per region: 26 alarms 2.60 + secret 0.40 + idle polls 0.52; no health checks invoke the edge.
+    expect(idle.total).toBeCloseTo(2 * 3.52, 6);
     expect(idle.costs.map((c) => c.part)).not.toContain('globalAccelerator');
     expect(idle.costs.map((c) => c.part)).not.toContain('alb');
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TABLES, type TableLayout } from '../../lambdas/core/tables';
+import { GLOBAL_TABLES, TABLES, type TableLayout } from '../../lambdas/core/tables';
 import { EVENT_CLASSES, type EventClass, type RelaymeshConfig } from '../../lib/config';
 import { DELIVERY_MEMORY_KEY, deliveryWorkerMemoryMb } from '../../lib/worker-sizing';
 import { count } from '../format';
@@ -70,7 +70,7 @@ const QUOTAS = {
  * the fan-out subscriptions, errors and throttles per function, replication per table and other region, API errors. */
 export function alarmsPerRegion(regionCount: number): number {
   const functions = 5 + EVENT_CLASSES.length; // authorizer, connect, disconnect, router, edge, a worker per class
-  return EVENT_CLASSES.length * 2 + 3 + functions * 2 + TABLES.length * (regionCount - 1) + 1;
+  return EVENT_CLASSES.length * 2 + 3 + functions * 2 + GLOBAL_TABLES.length * (regionCount - 1) + 1;
 }
 
 export function planInputSchema(config: RelaymeshConfig) {
@@ -260,10 +260,13 @@ export function regionUsage(input: PlanInput, config: RelaymeshConfig, regionCou
     sequences: [originated.critical * 2, originated.critical],
     // in the origin's transaction, then stored by every other region before its fan-out (SNS usually beats replication)
     history: [originated.critical * 2 * h + fromOtherOrigins * h, (originated.critical + fromOtherOrigins) * h],
-    // bucket, register on connect, subscribe's transactional update, disconnect's mark and delete
-    connections: [token + connectsPerSecond * 3 + frames.subscribe * 2, token + connectsPerSecond * 3 + frames.subscribe],
-    // subscribe's transactional subscription and presence items; disconnect deletes both per channel
-    subscriptions: [frames.subscribe * 4 + connectsPerSecond * 2 * s, frames.subscribe * 2 + connectsPerSecond * 2 * s],
+    // bucket, register on connect, subscribe's transactional update, disconnect's mark and delete (regional: not replicated)
+    connections: [token + connectsPerSecond * 3 + frames.subscribe * 2, 0],
+    // subscribe's transactional subscription item; disconnect deletes it per channel (regional: not replicated)
+    subscriptions: [frames.subscribe * 2 + connectsPerSecond * s, 0],
+    // subscribe's transactional presence put (or delete); disconnect deletes it per channel; replicated as if every
+    // subscription joined presence (a delete of an absent item costs a write but replicates nothing)
+    presence: [frames.subscribe * 2 + connectsPerSecond * s, frames.subscribe + connectsPerSecond * s],
   };
   const reads: Record<TableName, number> = {
     dedup: 0,
@@ -272,6 +275,7 @@ export function regionUsage(input: PlanInput, config: RelaymeshConfig, regionCou
     // every region's worker checks what its replica already holds (consistent BatchGet, 4 KB units)
     history: published.critical * units(frameBytes + a.historyItemOverheadBytes, 4096),
     connections: 0,
+    presence: 0,
     // one consistent Query of the channel's subscribers here per message
     subscriptions: (published.critical + published.ephemeral) * units(subscribersHere * a.subscriptionReadBytes, 4096),
   };
@@ -280,13 +284,14 @@ export function regionUsage(input: PlanInput, config: RelaymeshConfig, regionCou
   ) as Record<TableName, TableUsage>;
   const replicatedOut = TABLES.reduce((sum, { name }) => sum + writes[name][1], 0) * (regionCount - 1);
 
-  // Global tables: every region stores every region's items.
+  // Global tables: every region stores every region's items; regional ones only its own.
   const allConnections = connections * regionCount;
   const storageBytes =
     published.critical * input.historyTtlHours * 3600 * (frameBytes + a.historyItemOverheadBytes) +
     published.critical * config.recovery.dedupWindowSeconds * a.itemBytes.claim +
-    allConnections * a.itemBytes.connection +
-    allConnections * s * 2 * a.itemBytes.subscription;
+    connections * a.itemBytes.connection +
+    connections * s * a.itemBytes.subscription +
+    allConnections * s * a.itemBytes.subscription;
 
   const edgeBytes = accelerated ? connectsPerSecond * a.edgeExchangeBytes : 0;
   const albLcu = accelerated

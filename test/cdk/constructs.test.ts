@@ -11,7 +11,8 @@ import { EdgeStack } from '../../lib/edge-stack';
 import { EventClassQueue } from '../../lib/event-class-queue';
 import { FanoutSubscriptions } from '../../lib/fanout-subscriptions';
 import { GlobalTables } from '../../lib/global-tables';
-import { TABLES } from '../../lambdas/core/tables';
+import { RegionalTables } from '../../lib/regional-tables';
+import { GLOBAL_TABLES, REGIONAL_TABLES } from '../../lambdas/core/tables';
 import { RegionAlarms } from '../../lib/region-alarms';
 import { RegionDashboard } from '../../lib/region-dashboard';
 import { RegionalEdge, type RegionalEdgeProps } from '../../lib/regional-edge';
@@ -54,6 +55,7 @@ function tablesIn(stack: Stack): RegionTables {
   return {
     connections: t('connections'),
     subscriptions: t('subscriptions'),
+    presence: t('presence'),
     sequences: t('sequences'),
     history: t('history'),
     dedup: t('dedup'),
@@ -72,11 +74,11 @@ describe('GlobalTables', () => {
     const stack = testStack('us-east-1');
     new GlobalTables(stack, 'Tables', { namePrefix: 'relaymesh', replicaRegions: ['us-east-1', 'eu-west-1'], deletionProtection: false });
     const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::DynamoDB::GlobalTable', TABLES.length);
+    t.resourceCountIs('AWS::DynamoDB::GlobalTable', GLOBAL_TABLES.length);
     t.hasResource('AWS::DynamoDB::GlobalTable', {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({
-        TableName: 'relaymesh-subscriptions',
+        TableName: 'relaymesh-presence',
         KeySchema: [
           { AttributeName: 'channelRegion', KeyType: 'HASH' },
           { AttributeName: 'connectionId', KeyType: 'RANGE' },
@@ -92,10 +94,40 @@ describe('GlobalTables', () => {
     });
   });
 
+  it('GIVEN the table layout WHEN created THEN only the global tables are replicated: connections and subscriptions are not among them', () => {
+    const stack = testStack('us-east-1');
+    new GlobalTables(stack, 'Tables', { namePrefix: 'relaymesh', replicaRegions: ['us-east-1', 'eu-west-1'] });
+    const names = Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::GlobalTable')).map((r) => r.Properties.TableName).sort();
+    expect(names).toEqual(['relaymesh-dedup', 'relaymesh-history', 'relaymesh-presence', 'relaymesh-sequences']);
+  });
+
   it('GIVEN only the primary region WHEN created THEN it fails naming the missing replica', () => {
     expect(() => new GlobalTables(testStack('us-east-1'), 'Tables', { namePrefix: 'relaymesh', replicaRegions: ['us-east-1'] })).toThrow(
       'GlobalTables: replicaRegions must name at least one region besides the primary us-east-1',
     );
+  });
+});
+
+describe('RegionalTables', () => {
+  it('GIVEN a region WHEN created THEN connections and subscriptions are tables of this region alone, keyed from tables.ts, deleted with the stack', () => {
+    const stack = testStack('eu-west-1');
+    new RegionalTables(stack, 'RegionalTables', { namePrefix: 'relaymesh' });
+    const t = Template.fromStack(stack);
+    const tables = t.findResources('AWS::DynamoDB::GlobalTable');
+    expect(Object.values(tables).map((r) => r.Properties.TableName).sort()).toEqual(REGIONAL_TABLES.map((l) => `relaymesh-${l.name}`).sort());
+    for (const table of Object.values(tables)) {
+      expect(table.DeletionPolicy).toBe('Delete');
+      // One replica, in the stack's own region: nothing is replicated.
+      expect(table.Properties.Replicas).toEqual([expect.objectContaining({ Region: 'eu-west-1' })]);
+    }
+    t.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      TableName: 'relaymesh-subscriptions',
+      KeySchema: [
+        { AttributeName: 'channelRegion', KeyType: 'HASH' },
+        { AttributeName: 'connectionId', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
   });
 });
 

@@ -2,7 +2,7 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
-import { physicalTableName, TABLES } from '../../lambdas/core/tables';
+import { GLOBAL_TABLES, physicalTableName, REGIONAL_TABLES } from '../../lambdas/core/tables';
 import { addRelaymeshStacks, type RelaymeshStacks } from '../../lib/relaymesh-app';
 import { allStacks, testApp, validationViolations } from './cdk-test-app';
 import {
@@ -49,8 +49,8 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
 
   it('THEN the data stack defines each global table once, with a replica in every other region, PITR and TTL where items expire', () => {
     const data = template(stacks.data);
-    data.resourceCountIs('AWS::DynamoDB::GlobalTable', TABLES.length);
-    for (const layout of TABLES) {
+    data.resourceCountIs('AWS::DynamoDB::GlobalTable', GLOBAL_TABLES.length);
+    for (const layout of GLOBAL_TABLES) {
       for (const region of REGIONS) {
         data.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
           TableName: physicalTableName('relaymesh', layout),
@@ -60,6 +60,19 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
           TimeToLiveSpecification: layout.timeToLiveAttribute ? { AttributeName: layout.timeToLiveAttribute, Enabled: true } : Match.absent(),
         });
       }
+    }
+  });
+
+  it('THEN each region stack holds its own connections and subscriptions tables, not replicated, and its replication alarms watch only the global tables', () => {
+    for (const stack of stacks.regions) {
+      const t = template(stack);
+      const own = Object.values(t.findResources('AWS::DynamoDB::GlobalTable'));
+      expect(own.map((r) => r.Properties.TableName).sort(), stack.stackName).toEqual(REGIONAL_TABLES.map((l) => physicalTableName('relaymesh', l)).sort());
+      for (const table of own) expect(table.Properties.Replicas, stack.stackName).toEqual([expect.objectContaining({ Region: stack.region })]);
+      const watched = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
+        .filter((a) => a.Properties.MetricName === 'ReplicationLatency')
+        .map((a) => (a.Properties.Dimensions as Array<{ Name: string; Value: string }>).find((d) => d.Name === 'TableName')!.Value);
+      expect(new Set(watched), stack.stackName).toEqual(new Set(GLOBAL_TABLES.map((l) => physicalTableName('relaymesh', l))));
     }
   });
 
@@ -153,7 +166,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
           expect(fn.Properties.Architectures).toEqual(['arm64']);
           expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(
             expect.arrayContaining([
-              'CONNECTIONS_TABLE', 'SUBSCRIPTIONS_TABLE', 'SEQUENCES_TABLE', 'HISTORY_TABLE', 'TOPIC_ARN',
+              'CONNECTIONS_TABLE', 'SUBSCRIPTIONS_TABLE', 'PRESENCE_TABLE', 'SEQUENCES_TABLE', 'HISTORY_TABLE', 'TOPIC_ARN',
               'CONNECTIONS_ENDPOINT', 'MAX_PUBLISH_DATA_BYTES', 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 'DELIVERY_CONCURRENCY', 'JWT_SECRET_ARN',
             ]),
           );
