@@ -3,6 +3,7 @@ import { forEachWithConcurrency } from './concurrency';
 import { isReplaying, type ConnectionStore, type Subscriber } from './connection-store';
 import type { MessageHistory, SequencedEnvelope } from './history';
 import { dataDepthProblem } from './json-data';
+import type { Log } from './log';
 import type { ConnectionPoster, PostOutcome } from './poster';
 import { EnvelopeSchema, envelopeFrame, type Envelope } from './protocol';
 
@@ -29,6 +30,7 @@ export interface DeliveryWorkerDeps {
   retry?: RetryScheduler;
   /** Seconds before a failed record is delivered again. */
   retryDelaySeconds: number;
+  log: Log;
   now?: () => number;
 }
 
@@ -73,7 +75,8 @@ interface PendingEvent {
  *   `maxBatchFrameBytes` (an event larger than that alone).
  */
 export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): Promise<SQSBatchResponse & { stats: DeliveryStats }> {
-  const now = (deps.now ?? Date.now)();
+  const clock = deps.now ?? Date.now;
+  const now = clock();
   const stats: DeliveryStats = {
     records: event.Records.length,
     invalid: 0,
@@ -95,7 +98,7 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
     const frame = envelope && envelopeFrame(envelope);
     if (!envelope || !frame) {
       // Not ours to drop: failing it sends it to the DLQ after maxReceiveCount, where an alarm fires.
-      console.error(JSON.stringify({ msg: 'invalid envelope', messageId: record.messageId, body: record.body.slice(0, 512) }));
+      deps.log.error('invalid envelope', { messageId: record.messageId, body: record.body.slice(0, 512) });
       stats.invalid++;
       failed.add(record);
     } else if (deps.ttlSeconds > 0 && now - envelope.ts > deps.ttlSeconds * 1000) {
@@ -141,7 +144,7 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
             return;
           }
           if (outcome === 'throttled') stats.throttled++;
-          console.warn(JSON.stringify({ msg: 'post failed', connectionId: subscriber.connectionId, channel, outcome }));
+          deps.log.warn('post failed', { connectionId: subscriber.connectionId, channel, outcome });
           for (const later of events.slice(events.indexOf(covers[0]!))) failed.add(later.record);
           return;
         }
@@ -155,14 +158,22 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
       await Promise.all([...channels].map((channel) => deps.store.removeSubscription(channel, connectionId)));
       await deps.store.remove(connectionId);
     }),
-  ).catch((error: unknown) => console.warn(JSON.stringify({ msg: 'removing gone connections failed', error: String(error) })));
+  ).catch((error: unknown) => deps.log.warn('removing gone connections failed', { error }));
   stats.gone = gone.size;
   stats.failed = failed.size;
   if (failed.size > 0 && deps.retry) {
     await deps.retry
       .retryAfter([...failed].filter((record) => !isInvalid(record)), deps.retryDelaySeconds)
-      .catch((error: unknown) => console.warn(JSON.stringify({ msg: 'fast retry not scheduled; the visibility timeout applies', error: String(error) })));
+      .catch((error: unknown) => deps.log.warn('fast retry not scheduled; the visibility timeout applies', { error }));
   }
+  deps.log.debug('batch delivered', {
+    channels: byChannel.size,
+    events: stats.records,
+    subscribers: stats.subscribers,
+    posts: stats.posted,
+    failures: stats.failed,
+    durationMs: clock() - now,
+  });
   return { batchItemFailures: [...failed].map((record) => ({ itemIdentifier: record.messageId })), stats };
 }
 

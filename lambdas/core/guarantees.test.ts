@@ -17,6 +17,7 @@ import { PublishClaims } from './publish-claim';
 import { publishEvent, type PublisherOptions } from './publisher';
 import { subscribeWithRecovery, type RecoveryDeps } from './recovery';
 import { channelOriginKey, physicalTableName, sequencesTable, subscriptionsTable, TABLES } from './tables';
+import { recordingLog } from './testing';
 
 /**
  * The delivery guarantees under ordinary faults, each proven against DynamoDB Local's real
@@ -105,7 +106,7 @@ function regionParts(region: string, dynamo: DynamoDBDocumentClient, sns: SNSCli
     connectionTtlSeconds: 3600,
     maxSubscriptionsPerConnection: 100,
   });
-  const publisher: PublisherOptions = { sns, topicArn: `arn:aws:sns:${region}:000000000000:t`, region, maxPublishDataBytes: 32_768, history, claims };
+  const publisher: PublisherOptions = { sns, topicArn: `arn:aws:sns:${region}:000000000000:t`, region, maxPublishDataBytes: 32_768, history, claims, log: recordingLog() };
   return { history, claims, store, publisher };
 }
 
@@ -121,6 +122,7 @@ const recoveryDeps = (parts: ReturnType<typeof regionParts>, poster: ConnectionP
   replayLeaseMs: 35_000,
   replayBudgetMs: 20_000,
   pollIntervalMs: 20,
+  log: recordingLog(),
 });
 
 const sqsRecord = (envelope: Envelope, n = 0): SQSRecord => ({ messageId: `m-${envelope.id}-${n}`, receiptHandle: 'r', body: JSON.stringify(envelope) }) as SQSRecord;
@@ -134,6 +136,7 @@ const workerDeps = (region: string, parts: ReturnType<typeof regionParts>, poste
   concurrency: 4,
   maxBatchFrameBytes: 32_768,
   retryDelaySeconds: 2,
+  log: recordingLog(),
 });
 
 async function publish(parts: ReturnType<typeof regionParts>, channel: string, data: unknown, id?: string) {

@@ -9,6 +9,7 @@ import { handleEdgeRequest } from './edge';
 import { routeMessage, type RouterEvent } from './message-router';
 import { ChangeMessageVisibilityBatchCommand } from '@aws-sdk/client-sqs';
 import { MessageHistory } from './history';
+import { loggedInvocations } from './log';
 import { apiGatewayPoster } from './poster';
 import { PublishClaims } from './publish-claim';
 import { publishPresence, type PublisherOptions } from './publisher';
@@ -38,26 +39,37 @@ function connectionStore(runtime: Runtime<'dynamo'>): ConnectionStore {
   });
 }
 
+/** What the invocation line of a connection's handlers says of the event. */
+const connectionOf = (event: { requestContext: { connectionId: string } }) => ({ connectionId: event.requestContext.connectionId });
+
 export function createConnectHandler(runtime: Runtime<'dynamo'>) {
   const store = connectionStore(runtime);
-  return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
-    const claims = claimsFromContext(event.requestContext.authorizer);
-    await store.register(event.requestContext.connectionId, claims.sub);
-    return { statusCode: 200 };
-  };
+  return loggedInvocations(
+    runtime.log,
+    async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
+      const claims = claimsFromContext(event.requestContext.authorizer);
+      await store.register(event.requestContext.connectionId, claims.sub);
+      return { statusCode: 200 };
+    },
+    connectionOf,
+  );
 }
 
 export function createDisconnectHandler(runtime: Runtime<'dynamo' | 'sns'>) {
   const store = connectionStore(runtime);
   const publisher = { sns: runtime.sns, topicArn: runtime.env.TOPIC_ARN, region: runtime.region };
-  return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
-    const { connectionId } = event.requestContext;
-    const connection = await store.remove(connectionId);
-    for (const channel of connection?.presenceChannels ?? []) {
-      await publishPresence(publisher, channel, 'leave', { sub: connection!.sub, connectionId, region: runtime.region });
-    }
-    return { statusCode: 200 };
-  };
+  return loggedInvocations(
+    runtime.log,
+    async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
+      const { connectionId } = event.requestContext;
+      const connection = await store.remove(connectionId);
+      for (const channel of connection?.presenceChannels ?? []) {
+        await publishPresence(publisher, channel, 'leave', { sub: connection!.sub, connectionId, region: runtime.region });
+      }
+      return { statusCode: 200 };
+    },
+    connectionOf,
+  );
 }
 
 function messageHistory(runtime: Runtime<'dynamo'>): MessageHistory {
@@ -103,6 +115,7 @@ function publisherOptions(runtime: Runtime<'dynamo' | 'sns'>): PublisherOptions 
     maxPublishDataBytes: runtime.env.MAX_PUBLISH_DATA_BYTES,
     history: messageHistory(runtime),
     claims: publishClaims(runtime),
+    log: runtime.log,
   };
 }
 
@@ -133,9 +146,11 @@ export function createMessageRouterHandler(runtime: Runtime<'dynamo' | 'sns' | '
       historyMaxPerChannel: env.HISTORY_MAX_PER_CHANNEL,
       replayLeaseMs: REPLAY_LEASE_MS,
       replayBudgetMs: REPLAY_BUDGET_MS,
+      log: runtime.log,
     },
+    log: runtime.log,
   };
-  return (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event);
+  return loggedInvocations(runtime.log, (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event), connectionOf);
 }
 
 export function createDeliveryWorkerHandler(runtime: Runtime<'dynamo' | 'connections' | 'sqs'>) {
@@ -152,12 +167,17 @@ export function createDeliveryWorkerHandler(runtime: Runtime<'dynamo' | 'connect
     maxBatchFrameBytes: env.MAX_BATCH_FRAME_BYTES,
     retryDelaySeconds: env.RETRY_DELAY_SECONDS,
     ...(env.QUEUE_URL && { retry: visibilityRetry(runtime, env.QUEUE_URL) }),
+    log: runtime.log,
   };
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const { stats, batchItemFailures } = await deliverBatch(deps, event);
-    runtime.metrics({ EventClass: eventClass }, stats);
-    return { batchItemFailures };
-  };
+  return loggedInvocations(
+    runtime.log,
+    async (event: SQSEvent): Promise<SQSBatchResponse> => {
+      const { stats, batchItemFailures } = await deliverBatch(deps, event);
+      runtime.metrics({ EventClass: eventClass }, stats);
+      return { batchItemFailures };
+    },
+    (event) => ({ records: event.Records.length }),
+  );
 }
 
 /**
@@ -179,6 +199,7 @@ export function createEdgeHandler(runtime: Runtime<'dynamo' | 'sns'>, isDrained?
     tokenPolicy: tokenPolicy(runtime),
     isDrained:
       isDrained ?? (async () => (drainParameter ? (await getParameter(drainParameter, { maxAge: 5 })) === 'true' : false)),
+    log: runtime.log,
   };
-  return (event: ALBEvent): Promise<ALBResult> => handleEdgeRequest(deps, event);
+  return loggedInvocations(runtime.log, (event: ALBEvent): Promise<ALBResult> => handleEdgeRequest(deps, event), (event) => ({ route: `${event.httpMethod} ${event.path}` }));
 }

@@ -1,5 +1,6 @@
 import type { ConnectionStore } from './connection-store';
 import type { MessageHistory, SequencedEnvelope } from './history';
+import type { Log } from './log';
 import type { ConnectionPoster } from './poster';
 import { envelopeFrame, type MissingRange, type RecoveryVector } from './protocol';
 
@@ -24,6 +25,7 @@ export interface RecoveryDeps {
   /** Time a replay may take before it hands over whatever it has (under API Gateway's 29 s). */
   replayBudgetMs: number;
   pollIntervalMs?: number;
+  log: Log;
 }
 
 export interface RecoveryResult {
@@ -76,7 +78,7 @@ export async function subscribeWithRecovery(
     if (!replay.handedOver) {
       await deps.store
         .finishReplay(channel, connectionId, cursor)
-        .catch((error: unknown) => console.warn(JSON.stringify({ msg: 'replay end failed; its lease ends it', channel, connectionId, error: String(error) })));
+        .catch((error: unknown) => deps.log.warn('replay end failed; its lease ends it', { channel, connectionId, error }));
     }
   }
 }

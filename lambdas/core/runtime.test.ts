@@ -2,6 +2,7 @@ import type { NodeHttpHandlerOptions } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import { connectionsClient, dynamoClient, snsClient } from './aws-clients';
 import { CONNECTION_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, REQUEST_TIMEOUT_MS, httpHandlerOptions, runtimeFromEnv, type ClientFactory, type SharedClientConfig } from './runtime';
+import { recordingLog } from './testing';
 
 const ENV = {
   AWS_REGION: 'eu-west-1',
@@ -42,10 +43,12 @@ describe('httpHandlerOptions', () => {
 });
 
 describe('runtimeFromEnv', () => {
-  it('builds the clients it is given factories for and no other', () => {
-    const runtime = runtimeFromEnv(ENV, { dynamo: dynamoClient, sns: snsClient });
-    expect(Object.keys(runtime).sort()).toEqual(['dynamo', 'env', 'metrics', 'region', 'sns']);
+  it('builds the clients it is given factories for and no other, beside the log it is given', () => {
+    const log = recordingLog();
+    const runtime = runtimeFromEnv(ENV, { dynamo: dynamoClient, sns: snsClient }, { log });
+    expect(Object.keys(runtime).sort()).toEqual(['dynamo', 'env', 'log', 'metrics', 'region', 'sns']);
     expect(runtime.region).toBe('eu-west-1');
+    expect(runtime.log).toBe(log);
   });
 
   it('gives each factory the region, the env credentials, its endpoint and the HTTP options, through the local request handler when one is given', () => {
@@ -54,7 +57,7 @@ describe('runtimeFromEnv', () => {
     runtimeFromEnv(
       ENV,
       { sns: recording(configs, (env) => env.AWS_ENDPOINT_URL_SNS) as never, connections: recording(configs, (env) => env.CONNECTIONS_ENDPOINT, 64) as never },
-      { requestHandler: (options) => (seen.push(options), { wrapped: options }) },
+      { log: recordingLog(), requestHandler: (options) => (seen.push(options), { wrapped: options }) },
     );
     expect(configs).toEqual([
       { region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: undefined }, endpoint: 'http://127.0.0.1:4566', requestHandler: { wrapped: httpHandlerOptions(DEFAULT_MAX_SOCKETS) } },
@@ -65,13 +68,13 @@ describe('runtimeFromEnv', () => {
 
   it('asks for one @connections socket per post in flight, at its management endpoint', () => {
     const asked: Array<[string | undefined, number | undefined]> = [];
-    const { env } = runtimeFromEnv(ENV, {});
+    const { env } = runtimeFromEnv(ENV, {}, { log: recordingLog() });
     connectionsClient({ env, config: (endpoint, maxSockets) => (asked.push([endpoint, maxSockets]), { region: env.AWS_REGION, requestHandler: httpHandlerOptions(maxSockets ?? 1) }) });
     expect(asked).toEqual([[ENV.CONNECTIONS_ENDPOINT, 64]]);
   });
 
   it('refuses an invalid environment naming each bad variable, in English', () => {
-    expect(() => runtimeFromEnv({ ...ENV, REGIONS: 'Not A Region', DELIVERY_CONCURRENCY: 'many' }, {})).toThrow(
+    expect(() => runtimeFromEnv({ ...ENV, REGIONS: 'Not A Region', DELIVERY_CONCURRENCY: 'many' }, {}, { log: recordingLog() })).toThrow(
       'Relaymesh Lambda environment is invalid: REGIONS: must be a comma-separated list of regions; DELIVERY_CONCURRENCY: Invalid input: expected number, received NaN',
     );
   });

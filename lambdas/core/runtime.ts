@@ -4,6 +4,7 @@ import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Log } from './log';
 import * as z from './zod';
 
 /**
@@ -94,6 +95,8 @@ export type ClientName = keyof AwsClients;
 export type Runtime<C extends ClientName = never> = {
   readonly env: RuntimeEnv;
   readonly region: string;
+  /** Where the core logs (./log.ts says what each line carries). */
+  readonly log: Log;
   /** Where handlers report counters: CloudWatch Embedded Metric Format on Lambda. */
   readonly metrics: MetricsSink;
 } & Pick<AwsClients, C>;
@@ -143,6 +146,8 @@ export interface SharedClientConfig {
 export type ClientFactory<T> = (context: ClientContext) => T;
 
 export interface RuntimeOptions {
+  /** The function's own logger: lambdas/powertools.ts on Lambda and in the local cloud. */
+  readonly log: Log;
   readonly metrics?: MetricsSink;
   /**
    * Local cloud only: turns the HTTP options of a client into its request handler (the fault
@@ -179,7 +184,7 @@ export function httpHandlerOptions(maxSockets: number): NodeHttpHandlerOptions {
 export function runtimeFromEnv<C extends ClientName>(
   rawEnv: Record<string, string | undefined>,
   factories: { readonly [K in C]: ClientFactory<AwsClients[K]> },
-  options: RuntimeOptions = {},
+  options: RuntimeOptions,
 ): Runtime<C> {
   const env = parseRuntimeEnv(rawEnv);
   const region = env.AWS_REGION;
@@ -195,5 +200,5 @@ export function runtimeFromEnv<C extends ClientName>(
   const clients = Object.fromEntries(
     Object.entries<ClientFactory<unknown>>(factories).map(([name, factory]) => [name, factory(context)]),
   ) as Pick<AwsClients, C>;
-  return { env, region, metrics: options.metrics ?? embeddedMetricFormat, ...clients };
+  return { env, region, log: options.log, metrics: options.metrics ?? embeddedMetricFormat, ...clients };
 }
