@@ -2,6 +2,7 @@
 import { connectionsClient, dynamoClient, snsClient } from './core/aws-clients';
 import { createMessageRouterHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { powertoolsMetrics } from './metrics';
 import { lambdaPowertools } from './powertools';
 import { traceClients, traced } from './tracing';
 
@@ -10,7 +11,13 @@ export const handler = powertools.handler(
   traced(
     'message-router',
     createMessageRouterHandler(
-      traceClients(runtimeFromEnv(process.env, { dynamo: dynamoClient, sns: snsClient, connections: connectionsClient }, powertools.runtimeOptions)),
+      traceClients(
+        runtimeFromEnv(
+          process.env,
+          { dynamo: dynamoClient, sns: snsClient, connections: connectionsClient },
+          { ...powertools.runtimeOptions, metrics: powertoolsMetrics() },
+        ),
+      ),
     ),
   ),
 );

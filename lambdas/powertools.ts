@@ -1,5 +1,5 @@
-// Powertools behind the core's ports: the Lambda adapters (lambdas/<name>.ts) and the local
-// cloud (local/lambda-function.ts) both log through these, so both write the same lines.
+// The Powertools Logger behind the core's log: the Lambda adapters (lambdas/<name>.ts) and the
+// local cloud (local/lambda-function.ts) both log through it, so both write the same lines.
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { Context } from 'aws-lambda';

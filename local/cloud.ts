@@ -13,7 +13,7 @@ import {
   createMessageRouterHandler,
 } from '../lambdas/core/handlers';
 import * as awsClients from '../lambdas/core/aws-clients';
-import { runtimeFromEnv, type ClientFactory, type MetricsSink, type Runtime, type RuntimeOptions } from '../lambdas/core/runtime';
+import { addCounts, runtimeFromEnv, type ClientFactory, type MeteredRuntime, type MetricsSink, type RuntimeOptions } from '../lambdas/core/runtime';
 import { TABLES, connectionsTable, physicalTableName, subscriptionsTable, type TableLayout } from '../lambdas/core/tables';
 import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
@@ -99,7 +99,7 @@ export interface LocalCloud {
   replicator: GlobalTableReplicator;
   /** Fault injection into the handlers' AWS calls, the @connections API and replication: set() and stats(). */
   faults: FaultInjector;
-  /** Counters the handlers reported (what CloudWatch would hold), keyed `<region>/<dimension values>`. */
+  /** The Count metrics the handlers reported, totalled (CloudWatch's Sum), keyed `<region>/<dimension values>`. */
   metrics(): Record<string, Record<string, number>>;
   /** Every region's alarms (the CDK stacks' definitions) as last evaluated. */
   alarms(): AlarmStatus[];
@@ -163,13 +163,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       eventClasses: config.eventClasses,
     });
 
+    // Counts only, as CloudWatch's Sum would read them: the bench measures latency at its subscribers.
     const counters: Record<string, Record<string, number>> = {};
     const metricsFor =
       (region: string): MetricsSink =>
-      (dimensions, values) => {
-        const totals = (counters[[region, ...Object.values(dimensions)].join('/')] ??= {});
-        for (const [name, value] of Object.entries(values)) totals[name] = (totals[name] ?? 0) + value;
-      };
+      (dimensions, measurements) =>
+        addCounts((counters[[region, ...Object.values(dimensions)].join('/')] ??= {}), measurements);
     const drained = new Map(config.regions.map((r) => [r, false]));
     const failed = new Set<string>();
     const apis = new Map<string, WebSocketApi>();
@@ -214,7 +213,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       // the timeouts: on a loaded machine a socket waits in DynamoDB Local's accept queue, and a
       // request on its one JVM, for longer than Lambda's 1 s and 3 s, waits AWS's endpoints do
       // not make; timing out there only adds retries to an overloaded emulator.
-      const runtimeOptions: Omit<RuntimeOptions, 'log'> = {
+      const runtimeOptions: Omit<RuntimeOptions, 'log'> & { metrics: MetricsSink } = {
         metrics: metricsFor(region),
         requestHandler: (http) => faults.requestHandler({ ...http, ...LOCAL_TIMEOUTS }),
       };
@@ -223,7 +222,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       // Each function has its runtime and its log, as on AWS; the region's WebSocket and edge
       // functions share one set of SDK clients (one socket pool per region to DynamoDB Local).
       const regionClients = { dynamo: shared(awsClients.dynamoClient), sns: shared(awsClients.snsClient), connections: shared(awsClients.connectionsClient) };
-      const deployed = <E, R>(name: (typeof ALARMED_FUNCTIONS)[number], create: (runtime: Runtime<keyof typeof regionClients>) => (event: E) => Promise<R>) => {
+      const deployed = <E, R>(name: (typeof ALARMED_FUNCTIONS)[number], create: (runtime: MeteredRuntime<keyof typeof regionClients>) => (event: E) => Promise<R>) => {
         const fn = lambda(name, config.functions.memoryMb[name]);
         return fn.invoke(create(runtimeFromEnv(env, regionClients, { ...runtimeOptions, log: fn.log })));
       };

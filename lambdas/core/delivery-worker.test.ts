@@ -123,6 +123,18 @@ describe('deliverBatch', () => {
     ]);
   });
 
+  it('measures publish to post per event posted, from its ts to the end of its last post; an event posted nowhere has no figure', async () => {
+    const { store } = fakeStore({ 'room:1': ['c1', 'c2'] });
+    let clock = 1_000_000;
+    const connections = fakePoster(() => 'ok');
+    const result = await deliverBatch(
+      deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1, now: () => (clock += 10) }),
+      batch(record({ ts: 999_000 }), record({ ts: 999_500, channel: 'room:without-subscribers' })),
+    );
+    // The clock is read at the start, after each post, and for the batch line: the last post ended one reading before the last.
+    expect(result.publishToPostMs).toEqual([clock - 10 - 999_000]);
+  });
+
   it('removes a connection that answers 410 Gone, and its subscription by key (an orphan included), without retrying the event', async () => {
     const { store, removed, removedSubscriptions } = fakeStore({ 'room:1': ['live', 'stale'] });
     const connections = fakePoster((id) => (id === 'stale' ? 'gone' : 'ok'));

@@ -60,6 +60,8 @@ interface PendingEvent {
   envelope: Envelope;
   /** The frame serialized once per event, not once per subscriber: this is the hot path. */
   payload: string;
+  /** When the last post that carried it ended, if one did. */
+  lastPostedAt?: number;
 }
 
 /**
@@ -74,7 +76,10 @@ interface PendingEvent {
  * - The events due for one connection go out together as `batch` frames of at most
  *   `maxBatchFrameBytes` (an event larger than that alone).
  */
-export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): Promise<SQSBatchResponse & { stats: DeliveryStats }> {
+export async function deliverBatch(
+  deps: DeliveryWorkerDeps,
+  event: SQSEvent,
+): Promise<SQSBatchResponse & { stats: DeliveryStats; /** Per event posted here: ms from its publish (its `ts`) to the end of its last post. */ publishToPostMs: number[] }> {
   const clock = deps.now ?? Date.now;
   const now = clock();
   const stats: DeliveryStats = {
@@ -137,6 +142,8 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
           if (outcome === 'ok') {
             stats.posted++;
             stats.delivered += covers.length;
+            const postedAt = clock();
+            for (const covered of covers) covered.lastPostedAt = postedAt;
             continue;
           }
           if (outcome === 'gone') {
@@ -174,7 +181,11 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
     failures: stats.failed,
     durationMs: clock() - now,
   });
-  return { batchItemFailures: [...failed].map((record) => ({ itemIdentifier: record.messageId })), stats };
+  return {
+    batchItemFailures: [...failed].map((record) => ({ itemIdentifier: record.messageId })),
+    stats,
+    publishToPostMs: accepted.flatMap(({ envelope, lastPostedAt }) => (lastPostedAt === undefined ? [] : [lastPostedAt - envelope.ts])),
+  };
 }
 
 /** Tries of one post before its events fail for the batch: one throttled subscriber must not send every subscriber's copy round again. */

@@ -14,7 +14,7 @@ import { apiGatewayPoster } from './poster';
 import { PublishClaims } from './publish-claim';
 import { publishPresence, type PublisherOptions } from './publisher';
 import type { RetryScheduler } from './delivery-worker';
-import type { Runtime } from './runtime';
+import { count, milliseconds, type MeteredRuntime, type Runtime } from './runtime';
 
 /**
  * Builds each Lambda handler from a Runtime holding the clients it uses. `lambdas/<name>.ts`
@@ -119,7 +119,7 @@ function publisherOptions(runtime: Runtime<'dynamo' | 'sns'>): PublisherOptions 
   };
 }
 
-export function createMessageRouterHandler(runtime: Runtime<'dynamo' | 'sns' | 'connections'>) {
+export function createMessageRouterHandler(runtime: MeteredRuntime<'dynamo' | 'sns' | 'connections'>) {
   const { env } = runtime;
   const store = connectionStore(runtime);
   const publisher = publisherOptions(runtime);
@@ -147,13 +147,14 @@ export function createMessageRouterHandler(runtime: Runtime<'dynamo' | 'sns' | '
       replayLeaseMs: REPLAY_LEASE_MS,
       replayBudgetMs: REPLAY_BUDGET_MS,
       log: runtime.log,
+      metrics: runtime.metrics,
     },
     log: runtime.log,
   };
   return loggedInvocations(runtime.log, (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event), connectionOf);
 }
 
-export function createDeliveryWorkerHandler(runtime: Runtime<'dynamo' | 'connections' | 'sqs'>) {
+export function createDeliveryWorkerHandler(runtime: MeteredRuntime<'dynamo' | 'connections' | 'sqs'>) {
   const { env } = runtime;
   if (!env.EVENT_CLASS) throw new Error('Relaymesh Lambda environment is invalid: the delivery worker needs EVENT_CLASS');
   const eventClass = env.EVENT_CLASS;
@@ -172,8 +173,9 @@ export function createDeliveryWorkerHandler(runtime: Runtime<'dynamo' | 'connect
   return loggedInvocations(
     runtime.log,
     async (event: SQSEvent): Promise<SQSBatchResponse> => {
-      const { stats, batchItemFailures } = await deliverBatch(deps, event);
-      runtime.metrics({ EventClass: eventClass }, stats);
+      const { stats, publishToPostMs, batchItemFailures } = await deliverBatch(deps, event);
+      const counts = Object.fromEntries(Object.entries(stats).map(([name, value]) => [name, count(value)]));
+      runtime.metrics({ EventClass: eventClass }, { ...counts, publishToPost: milliseconds(publishToPostMs) });
       return { batchItemFailures };
     },
     (event) => ({ records: event.Records.length }),

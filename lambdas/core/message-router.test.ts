@@ -5,7 +5,7 @@ import { claimsToContext } from './auth';
 import { connectionsClient, dynamoClient, snsClient } from './aws-clients';
 import { createMessageRouterHandler } from './handlers';
 import { REQUEST_TIMEOUT_MS, runtimeFromEnv } from './runtime';
-import { recordingLog } from './testing';
+import { recordingLog, recordingPorts } from './testing';
 
 /** A TCP server that takes connections and never answers: a frozen DynamoDB. */
 async function frozenServer(): Promise<{ endpoint: string; close: () => Promise<void> }> {
@@ -49,7 +49,7 @@ function routerAgainst(dynamodbEndpoint: string) {
       AWS_ENDPOINT_URL_SNS: 'http://127.0.0.1:1',
     },
     { dynamo: dynamoClient, sns: snsClient, connections: connectionsClient },
-    { log: recordingLog() },
+    recordingPorts(),
   );
   const route = createMessageRouterHandler(runtime);
   const publish = async () => {
