@@ -7,7 +7,8 @@
 import type { SQSEvent } from 'aws-lambda';
 import { connectionsClient, dynamoClient, sqsClient } from '../lambdas/core/aws-clients';
 import { createDeliveryWorkerHandler } from '../lambdas/core/handlers';
-import { runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
+import { addCounts, runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
+import { functionLogger, powertoolsLog } from '../lambdas/powertools';
 import { baselineFanout } from './baseline-fanout';
 import type { FanoutCost, FromFanout, ToFanout } from './fanout-sides';
 
@@ -20,10 +21,10 @@ let invoke: ((bodies: string[]) => Promise<Omit<FanoutCost, 'cpuMicros' | 'syste
 
 function init(side: 'relaymesh' | 'baseline', env: Record<string, string>): void {
   let stats: Record<string, number> = {};
-  const collect: MetricsSink = (_dimensions, values) => {
-    for (const [name, value] of Object.entries(values)) stats[name] = (stats[name] ?? 0) + value;
-  };
-  const runtime = runtimeFromEnv(env, { dynamo: dynamoClient, connections: connectionsClient, sqs: sqsClient }, { metrics: collect });
+  const collect: MetricsSink = (_dimensions, measurements) => addCounts(stats, measurements);
+  // The Logger a Lambda sandbox would have, so the side's CPU includes what its log lines cost there.
+  const log = powertoolsLog(functionLogger({ region: env.AWS_REGION ?? '' }));
+  const runtime = runtimeFromEnv(env, { dynamo: dynamoClient, connections: connectionsClient, sqs: sqsClient }, { log, metrics: collect });
   if (side === 'relaymesh') {
     // The delivery worker's Lambda handler itself, fed the SQS event its queue would deliver.
     const handler = createDeliveryWorkerHandler(runtime);

@@ -2,6 +2,10 @@
 import { dynamoClient } from './core/aws-clients';
 import { createConnectHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { lambdaPowertools } from './powertools';
 import { traceClients, traced } from './tracing';
 
-export const handler = traced('connect', createConnectHandler(traceClients(runtimeFromEnv(process.env, { dynamo: dynamoClient }))));
+const powertools = lambdaPowertools();
+export const handler = powertools.handler(
+  traced('connect', createConnectHandler(traceClients(runtimeFromEnv(process.env, { dynamo: dynamoClient }, powertools.runtimeOptions)))),
+);

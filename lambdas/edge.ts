@@ -4,11 +4,15 @@ import { dynamoClient, snsClient } from './core/aws-clients';
 import { edgeAdapter } from './core/edge';
 import { createEdgeHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { lambdaPowertools } from './powertools';
 import { traceClients, traced } from './tracing';
 
-export const handler = traced(
-  'edge',
-  edgeAdapter(createEdgeHandler(traceClients(runtimeFromEnv(process.env, { dynamo: dynamoClient, sns: snsClient }))), {
-    publishUrl: process.env.PUBLISH_URL,
-  }),
+const powertools = lambdaPowertools();
+export const handler = powertools.handler(
+  traced(
+    'edge',
+    edgeAdapter(createEdgeHandler(traceClients(runtimeFromEnv(process.env, { dynamo: dynamoClient, sns: snsClient }, powertools.runtimeOptions))), {
+      publishUrl: process.env.PUBLISH_URL,
+    }),
+  ),
 );

@@ -2,11 +2,22 @@
 import { connectionsClient, dynamoClient, snsClient } from './core/aws-clients';
 import { createMessageRouterHandler } from './core/handlers';
 import { runtimeFromEnv } from './core/runtime';
+import { powertoolsMetrics } from './metrics';
+import { lambdaPowertools } from './powertools';
 import { traceClients, traced } from './tracing';
 
-export const handler = traced(
-  'message-router',
-  createMessageRouterHandler(
-    traceClients(runtimeFromEnv(process.env, { dynamo: dynamoClient, sns: snsClient, connections: connectionsClient })),
+const powertools = lambdaPowertools();
+export const handler = powertools.handler(
+  traced(
+    'message-router',
+    createMessageRouterHandler(
+      traceClients(
+        runtimeFromEnv(
+          process.env,
+          { dynamo: dynamoClient, sns: snsClient, connections: connectionsClient },
+          { ...powertools.runtimeOptions, metrics: powertoolsMetrics() },
+        ),
+      ),
+    ),
   ),
 );

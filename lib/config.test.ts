@@ -15,12 +15,13 @@ describe('loadConfig', () => {
     expect(loadConfig({}).webSocketLogging).toEqual({ accessLogs: true, manageAccountRole: false });
   });
 
-  it('sizes functions from the config, leaving the delivery workers to the capacity model, tracing on and source maps off by default', () => {
+  it('sizes functions from the config, leaving the delivery workers to the capacity model, tracing on, source maps off and logging at INFO by default', () => {
     expect(loadConfig({}).functions).toEqual({
       memoryMb: { authorizer: 256, connect: 256, disconnect: 256, messageRouter: 512, edge: 256 },
       tracing: true,
       traceEdge: false,
       sourceMaps: false,
+      logLevel: 'INFO',
     });
     expect(() => loadConfig({ functions: { sourceMaps: 'yes' } })).toThrow('functions.sourceMaps: Invalid input: expected boolean, received string');
     expect(loadConfig({ functions: { memoryMb: { deliveryEphemeral: 2048 } } }).functions.memoryMb).toMatchObject({ deliveryEphemeral: 2048 });
@@ -59,6 +60,7 @@ describe('loadConfig', () => {
     [{ appName: 'Relay Mesh' }, 'appName: must be 2-31 lowercase'],
     [{ nameSuffix: 'V2-' }, 'nameSuffix: must be 1-8 lowercase letters or digits'],
     [{ functions: { memoryMb: { edge: 64 } } }, 'functions.memoryMb.edge: Too small'],
+    [{ functions: { logLevel: 'verbose' } }, 'functions.logLevel: Invalid option: expected one of "DEBUG"|"INFO"|"WARN"|"ERROR"'],
     [{ eventClasses: { ephemeral: { deadLetterRetentionDays: 15 } } }, 'eventClasses.ephemeral.deadLetterRetentionDays: Too big'],
     [{ account: '123' }, 'account: must be a 12-digit AWS account id'],
     [{ hostedZoneId: 'Z123ABC' }, 'domainName: hostedZoneId needs domainName'],

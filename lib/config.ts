@@ -60,6 +60,10 @@ const functionMemory = (defaultMb: number) => z.number().int().min(128).max(10_2
 export const EVENT_CLASSES = ['critical', 'ephemeral'] as const;
 export type EventClass = (typeof EVENT_CLASSES)[number];
 
+/** The Powertools Logger levels the functions may be set to, least severe first. */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const limitsDefaults = {
   maxFrameBytes: 32 * 1024,
   maxMessageBytes: 128 * 1024,
@@ -157,6 +161,11 @@ export const RelaymeshConfigSchema = z
          * about 20-35 ms of init CPU, so it is for debugging a deployment, not the default.
          */
         sourceMaps: z.boolean().default(false),
+        /**
+         * The least severe log line every function writes (POWERTOOLS_LOG_LEVEL): DEBUG adds a line per
+         * invocation and per delivered batch, which costs CloudWatch Logs ingestion on every request.
+         */
+        logLevel: z.enum(LOG_LEVELS).default('INFO'),
       })
       .strict()
       .prefault({}),

@@ -4,10 +4,8 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../lambdas/core/runtime';
 import type { EventClassQueue } from './event-class-queue';
-
-/** Namespace of the delivery worker's Embedded Metric Format metrics (lambdas/core/handlers.ts). */
-export const EMF_NAMESPACE = 'Relaymesh';
 
 export interface RegionDashboardProps {
   readonly dashboardName: string;
@@ -49,10 +47,11 @@ export class RegionDashboard extends Construct {
         statistic,
         period,
       });
-    const perClass = (metricName: string, label: string) =>
+    // The delivery workers' metrics (lambdas/core/handlers.ts), by event class.
+    const perClass = (metricName: string, label: string, statistic = 'Sum') =>
       props.queues.map(
         ({ eventClass }) =>
-          new Metric({ namespace: EMF_NAMESPACE, metricName, dimensionsMap: { EventClass: eventClass }, statistic: 'Sum', period, label: `${label} ${eventClass}` }),
+          new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { EventClass: eventClass }, statistic, period, label: `${label} ${eventClass}` }),
       );
     const graph = (title: string, left: IMetric[], right: IMetric[] = []) => new GraphWidget({ title, left, right, width: 8, height: 6 });
     const functions = Object.entries(props.functions);
@@ -65,8 +64,11 @@ export class RegionDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       graph(
-        'Delivery latency: worker duration (p90) and queue age',
-        Object.entries(props.deliveryFunctions).map(([name, fn]) => fn.metricDuration({ period, statistic: 'p90', label: name })),
+        'Delivery latency: publish to post and worker duration (p90), queue age',
+        [
+          ...perClass('publishToPost', 'publish to post', 'p90'),
+          ...Object.entries(props.deliveryFunctions).map(([name, fn]) => fn.metricDuration({ period, statistic: 'p90', label: name })),
+        ],
         props.queues.map((q) => q.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: `age ${q.eventClass}` })),
       ),
       graph(

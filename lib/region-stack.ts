@@ -106,6 +106,7 @@ export class RegionStack extends Stack {
       TOPIC_ARN: this.topic.topicArn,
       JWT_SECRET_ARN: jwtSecret.secretArn,
       POWERTOOLS_SERVICE_NAME: appName,
+      POWERTOOLS_LOG_LEVEL: config.functions.logLevel,
     };
     const { memoryMb, tracing, sourceMaps } = config.functions;
 

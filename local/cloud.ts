@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ALARMED_FUNCTIONS, deliveryFunctionName, regionAlarmDefinitions, type AlarmWatch } from '../lib/alarm-definitions';
-import { EVENT_CLASSES, type EventClass, type RelaymeshConfig } from '../lib/config';
+import { EVENT_CLASSES, type EventClass, type LogLevel, type RelaymeshConfig } from '../lib/config';
+import { deliveryWorkerMemoryMb } from '../lib/worker-sizing';
 import { createAuthorizerHandler } from '../lambdas/core/authorizer-handler';
 import {
   createConnectHandler,
@@ -12,7 +13,7 @@ import {
   createMessageRouterHandler,
 } from '../lambdas/core/handlers';
 import * as awsClients from '../lambdas/core/aws-clients';
-import { runtimeFromEnv, type MetricsSink, type RuntimeOptions } from '../lambdas/core/runtime';
+import { addCounts, runtimeFromEnv, type ClientFactory, type MeteredRuntime, type MetricsSink, type RuntimeOptions } from '../lambdas/core/runtime';
 import { GLOBAL_TABLES, connectionsTable, physicalTableName, subscriptionsTable, type TableLayout } from '../lambdas/core/tables';
 import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
@@ -24,6 +25,7 @@ import { startEdgeServer, type EdgeServer, type RegionControl } from './edge-ser
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping';
 import { FaultInjector, type FaultSettings, type ResolvedFaultSettings } from './faults';
 import { startGlobalTableReplication, type GlobalTableReplicator } from './global-tables';
+import { localFunction } from './lambda-function';
 import { provisionMessaging, startMessaging, type RegionMessaging } from './messaging';
 import type { CloudStatus, RegionStatus, StatusHistory } from './status';
 import { startStatusSampler, type RegionSample } from './status-history';
@@ -57,6 +59,8 @@ export interface LocalCloudOptions {
   alarmEvaluationIntervalMs?: number;
   /** How often the cloud samples its counters for deliveries/s and the dashboard's charts (default 1000). */
   statusSampleIntervalMs?: number;
+  /** The least severe line the handlers log (default WARN, so test clouds print only what goes wrong; `npm start` passes --log-level). */
+  logLevel?: LogLevel;
 }
 
 /** How long the samples are kept: what a freshly opened dashboard shows. */
@@ -95,7 +99,7 @@ export interface LocalCloud {
   replicator: GlobalTableReplicator;
   /** Fault injection into the handlers' AWS calls, the @connections API and replication: set() and stats(). */
   faults: FaultInjector;
-  /** Counters the handlers reported (what CloudWatch would hold), keyed `<region>/<dimension values>`. */
+  /** The Count metrics the handlers reported, totalled (CloudWatch's Sum), keyed `<region>/<dimension values>`. */
   metrics(): Record<string, Record<string, number>>;
   /** Every region's alarms (the CDK stacks' definitions) as last evaluated. */
   alarms(): AlarmStatus[];
@@ -159,13 +163,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       eventClasses: config.eventClasses,
     });
 
+    // Counts only, as CloudWatch's Sum would read them: the bench measures latency at its subscribers.
     const counters: Record<string, Record<string, number>> = {};
     const metricsFor =
       (region: string): MetricsSink =>
-      (dimensions, values) => {
-        const totals = (counters[[region, ...Object.values(dimensions)].join('/')] ??= {});
-        for (const [name, value] of Object.entries(values)) totals[name] = (totals[name] ?? 0) + value;
-      };
+      (dimensions, measurements) =>
+        addCounts((counters[[region, ...Object.values(dimensions)].join('/')] ??= {}), measurements);
     const drained = new Map(config.regions.map((r) => [r, false]));
     const failed = new Set<string>();
     const apis = new Map<string, WebSocketApi>();
@@ -210,20 +213,28 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       // the timeouts: on a loaded machine a socket waits in DynamoDB Local's accept queue, and a
       // request on its one JVM, for longer than Lambda's 1 s and 3 s, waits AWS's endpoints do
       // not make; timing out there only adds retries to an overloaded emulator.
-      const runtimeOptions: RuntimeOptions = {
+      const runtimeOptions: Omit<RuntimeOptions, 'log'> & { metrics: MetricsSink } = {
         metrics: metricsFor(region),
         requestHandler: (http) => faults.requestHandler({ ...http, ...LOCAL_TIMEOUTS }),
       };
-      const runtime = runtimeFromEnv(env, { dynamo: awsClients.dynamoClient, sns: awsClients.snsClient, connections: awsClients.connectionsClient }, runtimeOptions);
+      const lambda = (name: string, memoryMb: number) =>
+        localFunction({ serviceName: config.appName, region, name, memoryMb, logLevel: options.logLevel ?? 'WARN' });
+      // Each function has its runtime and its log, as on AWS; the region's WebSocket and edge
+      // functions share one set of SDK clients (one socket pool per region to DynamoDB Local).
+      const regionClients = { dynamo: shared(awsClients.dynamoClient), sns: shared(awsClients.snsClient), connections: shared(awsClients.connectionsClient) };
+      const deployed = <E, R>(name: (typeof ALARMED_FUNCTIONS)[number], create: (runtime: MeteredRuntime<keyof typeof regionClients>) => (event: E) => Promise<R>) => {
+        const fn = lambda(name, config.functions.memoryMb[name]);
+        return fn.invoke(create(runtimeFromEnv(env, regionClients, { ...runtimeOptions, log: fn.log })));
+      };
       handlers = {
-        authorizer: createAuthorizerHandler(runtime),
-        connect: createConnectHandler(runtime),
-        disconnect: createDisconnectHandler(runtime),
-        router: createMessageRouterHandler(runtime),
+        authorizer: deployed('authorizer', createAuthorizerHandler),
+        connect: deployed('connect', createConnectHandler),
+        disconnect: deployed('disconnect', createDisconnectHandler),
+        router: deployed('messageRouter', createMessageRouterHandler),
       };
       edgeHandlers.push({
         region,
-        handler: createEdgeHandler(runtime, async () => drained.get(region) === true || failed.has(region)),
+        handler: deployed('edge', (runtime) => createEdgeHandler(runtime, async () => drained.get(region) === true || failed.has(region))),
       });
 
       const sqs = new SQSClient({ region, endpoint: messagingServer.endpoint, credentials: LOCAL_CREDENTIALS });
@@ -231,11 +242,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       for (const eventClass of EVENT_CLASSES) {
         const settings = config.eventClasses[eventClass];
         const queue = regionMessaging.queues[eventClass];
-        const worker = createDeliveryWorkerHandler(
-          runtimeFromEnv(
-            { ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds), QUEUE_URL: queue.queueUrl },
-            { dynamo: awsClients.dynamoClient, connections: awsClients.connectionsClient, sqs: awsClients.sqsClient },
-            runtimeOptions,
+        const workerFunction = lambda(deliveryFunctionName(eventClass), deliveryWorkerMemoryMb(config, eventClass));
+        const worker = workerFunction.invoke(
+          createDeliveryWorkerHandler(
+            runtimeFromEnv(
+              { ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds), QUEUE_URL: queue.queueUrl },
+              { dynamo: awsClients.dynamoClient, connections: awsClients.connectionsClient, sqs: awsClients.sqsClient },
+              { ...runtimeOptions, log: workerFunction.log },
+            ),
           ),
         );
         const mapping: EventSourceMapping = startEventSourceMapping({
@@ -454,6 +468,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/** A client factory that builds its client once, for every runtime that asks for it. */
+function shared<T>(factory: ClientFactory<T>): ClientFactory<T> {
+  let client: T | undefined;
+  return (context) => (client ??= factory(context));
 }
 
 interface RegionHandlers {

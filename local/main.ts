@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
-import { loadConfig } from '../lib/config';
+import { loadConfig, LOG_LEVELS, type LogLevel } from '../lib/config';
 import { startLocalCloud, type LocalCloud, type LocalCloudDescription } from './cloud';
 import { FaultSettingsSchema, type FaultSettings } from './faults';
 import { assertPortsFree } from './ports';
@@ -42,6 +42,14 @@ const lagRange = parsedBy(
     .pipe(fault.replicationLagMs.unwrap().unwrap()),
 );
 
+/** The handlers' log level, given as debug, info, warn or error (any case). */
+const logLevel = parsedBy(
+  z
+    .string()
+    .transform((level) => level.toUpperCase())
+    .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.map((level) => level.toLowerCase()).join(', ')}` })),
+);
+
 const program = new Command()
   .name('relaymesh-local')
   .description('Runs every Relaymesh region of the config on loopback, with the same handler code as on AWS.')
@@ -52,6 +60,7 @@ const program = new Command()
   .option('--dynamodb-port <port>', 'DynamoDB Local', port, 4510)
   .option('--messaging-port <port>', 'SNS and SQS (fauxqs)', port, 4511)
   .option('--replication-lag-ms <ms>', 'simulated global-table replication lag', milliseconds)
+  .option('--log-level <debug|info|warn|error>', "the handlers' log lines: debug adds one per invocation and per delivered batch (default: the config's functions.logLevel, INFO)", logLevel)
   .option('--post-throttle-rate <0..1>', 'fault: fraction of PostToConnection calls answered 429 LimitExceededException', fraction)
   .option('--sns-failure-rate <0..1>', 'fault: fraction of SNS Publish calls answered 500 InternalError', fraction)
   .option('--dynamodb-failure-rate <0..1>', 'fault: fraction of DynamoDB calls answered 400 ProvisionedThroughputExceededException', fraction)
@@ -78,6 +87,7 @@ async function main(): Promise<void> {
     dynamodbPort: number;
     messagingPort: number;
     replicationLagMs?: number;
+    logLevel?: LogLevel;
     stateFile: string;
     persist?: true | string;
     commands?: boolean;
@@ -129,6 +139,7 @@ async function main(): Promise<void> {
       killAfterCalls: opts.killAfterCalls,
     } satisfies FaultSettings,
     faultSeed: opts.faultSeed,
+    logLevel: opts.logLevel ?? config.functions.logLevel,
     ...(opts.persist !== undefined && { persistDir: opts.persist === true ? resolve(dirname(opts.stateFile), 'data') : opts.persist }),
   });
   const stateFile = resolve(opts.stateFile);

@@ -2,6 +2,7 @@ import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { authorizeConnect, channelAllowed, claimsFromContext, globMatches, TokenRejected, verifyToken, type TokenPolicy } from './auth';
+import { recordingLog } from './testing';
 
 const secret = 'a-test-secret-that-is-at-least-32-chars';
 const sign = (claims: Record<string, unknown>, key = secret, expiresIn = '1h') =>
@@ -94,14 +95,16 @@ describe('verifyToken', () => {
 
 describe('authorizeConnect', () => {
   it('allows a valid token and passes its claims as context that round-trips', async () => {
-    const result = await authorizeConnect(authorizerEvent(await sign({ sub: 'bob', subscribe: ['a'], publish: ['b'] })), async () => secret, policy);
+    const result = await authorizeConnect(authorizerEvent(await sign({ sub: 'bob', subscribe: ['a'], publish: ['b'] })), async () => secret, policy, recordingLog());
     expect(result.principalId).toBe('bob');
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: 'arn:aws:execute-api:us-east-1:000000000000:api/live/$connect' });
     expect(claimsFromContext(result.context)).toEqual({ sub: 'bob', subscribe: ['a'], publish: ['b'] });
   });
 
-  it('answers a missing or invalid token with the exact error Unauthorized (API Gateway 401)', async () => {
-    await expect(authorizeConnect(authorizerEvent(), async () => secret, policy)).rejects.toThrow(/^Unauthorized$/);
-    await expect(authorizeConnect(authorizerEvent('bad'), async () => secret, policy)).rejects.toThrow(/^Unauthorized$/);
+  it('answers a missing or invalid token with the exact error Unauthorized (API Gateway 401), logging at warn why a token was rejected', async () => {
+    const log = recordingLog();
+    await expect(authorizeConnect(authorizerEvent(), async () => secret, policy, log)).rejects.toThrow(/^Unauthorized$/);
+    await expect(authorizeConnect(authorizerEvent('bad'), async () => secret, policy, log)).rejects.toThrow(/^Unauthorized$/);
+    expect(log.lines).toEqual([{ level: 'warn', message: 'token rejected', fields: { reason: 'ERR_JWS_INVALID' } }]);
   });
 });

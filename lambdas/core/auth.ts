@@ -1,5 +1,6 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { errors as joseErrors, jwtVerify } from 'jose';
+import type { Log } from './log';
 import * as z from './zod';
 
 /**
@@ -100,6 +101,7 @@ export async function authorizeConnect(
   event: APIGatewayRequestAuthorizerEvent,
   secret: () => Promise<string>,
   policy: TokenPolicy,
+  log: Log,
 ): Promise<APIGatewayAuthorizerResult> {
   const token = event.queryStringParameters?.token;
   if (!token) throw new Error('Unauthorized');
@@ -108,7 +110,7 @@ export async function authorizeConnect(
     claims = await verifyToken(token, await secret(), policy);
   } catch (error) {
     if (error instanceof TokenRejected) {
-      console.warn(JSON.stringify({ msg: 'token rejected', reason: error.message }));
+      log.warn('token rejected', { reason: error.message });
       throw new Error('Unauthorized');
     }
     throw error;

@@ -1,6 +1,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { authorizeConnect, type TokenPolicy } from './auth';
+import { loggedInvocations } from './log';
 import type { Runtime } from './runtime';
 
 /**
@@ -27,6 +28,6 @@ export function tokenPolicy(runtime: Runtime): TokenPolicy {
 export function createAuthorizerHandler(runtime: Runtime) {
   const secret = jwtSecret(runtime);
   const policy = tokenPolicy(runtime);
-  return (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => authorizeConnect(event, secret, policy);
+  return loggedInvocations(runtime.log, (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => authorizeConnect(event, secret, policy, runtime.log));
 }
 

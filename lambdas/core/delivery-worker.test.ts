@@ -5,6 +5,7 @@ import type { MessageHistory, SequencedEnvelope } from './history';
 import type { ConnectionPoster, PostOutcome } from './poster';
 import { deliverBatch, type DeliveryWorkerDeps, type RetryScheduler } from './delivery-worker';
 import type { Envelope } from './protocol';
+import { recordingLog } from './testing';
 
 // The worker's collaborators in memory: these tests prove its batching and failure logic;
 // test/e2e proves it against the real local API Gateway and DynamoDB Local.
@@ -70,6 +71,7 @@ const deps = (partial: Pick<DeliveryWorkerDeps, 'store' | 'poster' | 'ttlSeconds
   history: fakeHistory().history,
   maxBatchFrameBytes: 32 * 1024,
   retryDelaySeconds: 2,
+  log: recordingLog(),
   ...partial,
 });
 
@@ -101,6 +103,36 @@ describe('deliverBatch', () => {
     expect(connections.posts.filter((p) => p.connectionId === 'c4').map((p) => p.id)).toEqual(['b']);
     // One frame per subscriber: c1-c3 get a and c together, c4 gets b.
     expect(result.stats).toMatchObject({ records: 3, subscribers: 4, posted: 4, delivered: 7, failed: 0 });
+  });
+
+  it('logs one debug line per batch with its channels, events, subscribers, posts, failures and duration', async () => {
+    const { store } = fakeStore({ 'room:1': ['c1', 'c2'], 'room:2': ['c3'] });
+    const log = recordingLog();
+    let clock = 1_000_000;
+    const connections = fakePoster((id) => (id === 'c3' ? 'failed' : 'ok'));
+    await deliverBatch(
+      deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 2, log, now: () => (clock += 5) }),
+      batch(record({ ts: 1_000_000 }), record({ ts: 1_000_000 }), record({ ts: 1_000_000, channel: 'room:2' })),
+    );
+    expect(log.lines.filter((line) => line.level === 'debug')).toEqual([
+      { level: 'debug', message: 'batch delivered', fields: { channels: 2, events: 3, subscribers: 3, posts: 2, failures: 1, durationMs: expect.any(Number) } },
+    ]);
+    expect(log.lines.find((line) => line.message === 'batch delivered')!.fields.durationMs).toBeGreaterThan(0);
+    expect(log.lines.filter((line) => line.level === 'warn')).toEqual([
+      { level: 'warn', message: 'post failed', fields: { connectionId: 'c3', channel: 'room:2', outcome: 'failed' } },
+    ]);
+  });
+
+  it('measures publish to post per event posted, from its ts to the end of its last post; an event posted nowhere has no figure', async () => {
+    const { store } = fakeStore({ 'room:1': ['c1', 'c2'] });
+    let clock = 1_000_000;
+    const connections = fakePoster(() => 'ok');
+    const result = await deliverBatch(
+      deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1, now: () => (clock += 10) }),
+      batch(record({ ts: 999_000 }), record({ ts: 999_500, channel: 'room:without-subscribers' })),
+    );
+    // The clock is read at the start, after each post, and for the batch line: the last post ended one reading before the last.
+    expect(result.publishToPostMs).toEqual([clock - 10 - 999_000]);
   });
 
   it('removes a connection that answers 410 Gone, and its subscription by key (an orphan included), without retrying the event', async () => {
@@ -157,15 +189,20 @@ describe('deliverBatch', () => {
     expect(result.stats.stored).toBe(1);
   });
 
-  it('fails a record whose body is not an envelope so that SQS moves it to the DLQ', async () => {
+  it('fails a record whose body is not an envelope so that SQS moves it to the DLQ, logging it at error', async () => {
     const { store } = fakeStore({ 'room:1': ['c1'] });
     const connections = fakePoster(() => 'ok');
     const poison = record('{"not":"an envelope"}');
     const notJson = record('}{');
     const good = record({ id: 'good' });
-    const result = await deliverBatch(deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1 }), batch(poison, notJson, good));
+    const log = recordingLog();
+    const result = await deliverBatch(deps({ store, poster: connections.poster, ttlSeconds: 0, concurrency: 1, log }), batch(poison, notJson, good));
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([poison.messageId, notJson.messageId].sort());
     expect(connections.posts.map((p) => p.id)).toEqual(['good']);
+    expect(log.lines.filter((line) => line.level === 'error')).toEqual([
+      { level: 'error', message: 'invalid envelope', fields: { messageId: poison.messageId, body: '{"not":"an envelope"}' } },
+      { level: 'error', message: 'invalid envelope', fields: { messageId: notJson.messageId, body: '}{' } },
+    ]);
   });
 
   it('drops and counts events older than the class TTL instead of delivering them late', async () => {

@@ -3,6 +3,7 @@ import { forEachWithConcurrency } from './concurrency';
 import { isReplaying, type ConnectionStore, type Subscriber } from './connection-store';
 import type { MessageHistory, SequencedEnvelope } from './history';
 import { dataDepthProblem } from './json-data';
+import type { Log } from './log';
 import type { ConnectionPoster, PostOutcome } from './poster';
 import { EnvelopeSchema, envelopeFrame, type Envelope } from './protocol';
 
@@ -29,6 +30,7 @@ export interface DeliveryWorkerDeps {
   retry?: RetryScheduler;
   /** Seconds before a failed record is delivered again. */
   retryDelaySeconds: number;
+  log: Log;
   now?: () => number;
 }
 
@@ -58,6 +60,8 @@ interface PendingEvent {
   envelope: Envelope;
   /** The frame serialized once per event, not once per subscriber: this is the hot path. */
   payload: string;
+  /** When the last post that carried it ended, if one did. */
+  lastPostedAt?: number;
 }
 
 /**
@@ -72,8 +76,12 @@ interface PendingEvent {
  * - The events due for one connection go out together as `batch` frames of at most
  *   `maxBatchFrameBytes` (an event larger than that alone).
  */
-export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): Promise<SQSBatchResponse & { stats: DeliveryStats }> {
-  const now = (deps.now ?? Date.now)();
+export async function deliverBatch(
+  deps: DeliveryWorkerDeps,
+  event: SQSEvent,
+): Promise<SQSBatchResponse & { stats: DeliveryStats; /** Per event posted here: ms from its publish (its `ts`) to the end of its last post. */ publishToPostMs: number[] }> {
+  const clock = deps.now ?? Date.now;
+  const now = clock();
   const stats: DeliveryStats = {
     records: event.Records.length,
     invalid: 0,
@@ -95,7 +103,7 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
     const frame = envelope && envelopeFrame(envelope);
     if (!envelope || !frame) {
       // Not ours to drop: failing it sends it to the DLQ after maxReceiveCount, where an alarm fires.
-      console.error(JSON.stringify({ msg: 'invalid envelope', messageId: record.messageId, body: record.body.slice(0, 512) }));
+      deps.log.error('invalid envelope', { messageId: record.messageId, body: record.body.slice(0, 512) });
       stats.invalid++;
       failed.add(record);
     } else if (deps.ttlSeconds > 0 && now - envelope.ts > deps.ttlSeconds * 1000) {
@@ -134,6 +142,8 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
           if (outcome === 'ok') {
             stats.posted++;
             stats.delivered += covers.length;
+            const postedAt = clock();
+            for (const covered of covers) covered.lastPostedAt = postedAt;
             continue;
           }
           if (outcome === 'gone') {
@@ -141,7 +151,7 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
             return;
           }
           if (outcome === 'throttled') stats.throttled++;
-          console.warn(JSON.stringify({ msg: 'post failed', connectionId: subscriber.connectionId, channel, outcome }));
+          deps.log.warn('post failed', { connectionId: subscriber.connectionId, channel, outcome });
           for (const later of events.slice(events.indexOf(covers[0]!))) failed.add(later.record);
           return;
         }
@@ -155,15 +165,27 @@ export async function deliverBatch(deps: DeliveryWorkerDeps, event: SQSEvent): P
       await Promise.all([...channels].map((channel) => deps.store.removeSubscription(channel, connectionId)));
       await deps.store.remove(connectionId);
     }),
-  ).catch((error: unknown) => console.warn(JSON.stringify({ msg: 'removing gone connections failed', error: String(error) })));
+  ).catch((error: unknown) => deps.log.warn('removing gone connections failed', { error }));
   stats.gone = gone.size;
   stats.failed = failed.size;
   if (failed.size > 0 && deps.retry) {
     await deps.retry
       .retryAfter([...failed].filter((record) => !isInvalid(record)), deps.retryDelaySeconds)
-      .catch((error: unknown) => console.warn(JSON.stringify({ msg: 'fast retry not scheduled; the visibility timeout applies', error: String(error) })));
+      .catch((error: unknown) => deps.log.warn('fast retry not scheduled; the visibility timeout applies', { error }));
   }
-  return { batchItemFailures: [...failed].map((record) => ({ itemIdentifier: record.messageId })), stats };
+  deps.log.debug('batch delivered', {
+    channels: byChannel.size,
+    events: stats.records,
+    subscribers: stats.subscribers,
+    posts: stats.posted,
+    failures: stats.failed,
+    durationMs: clock() - now,
+  });
+  return {
+    batchItemFailures: [...failed].map((record) => ({ itemIdentifier: record.messageId })),
+    stats,
+    publishToPostMs: accepted.flatMap(({ envelope, lastPostedAt }) => (lastPostedAt === undefined ? [] : [lastPostedAt - envelope.ts])),
+  };
 }
 
 /** Tries of one post before its events fail for the batch: one throttled subscriber must not send every subscriber's copy round again. */

@@ -4,6 +4,7 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ALBEvent, ALBResult, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { TokenRejected, verifyToken, type TokenPolicy } from './auth';
 import { ProtocolError } from './errors';
+import type { Log } from './log';
 import { PublishFrameSchema, errorFrame, publishDataProblem } from './protocol';
 import * as z from './zod';
 import { publishEvent, type PublisherOptions } from './publisher';
@@ -20,6 +21,7 @@ export interface EdgeDeps {
   tokenPolicy: TokenPolicy;
   /** The operator's drain switch: when true, /health fails on purpose so traffic moves away. */
   isDrained: () => Promise<boolean>;
+  log: Log;
 }
 
 /** HTTP publish body: the WebSocket publish frame without `action` and `ref`. */
@@ -52,7 +54,7 @@ export async function handleEdgeRequest(deps: EdgeDeps, event: ALBEvent): Promis
           : json(404, { message: `No route for ${route}` });
     }
   } catch (error) {
-    console.error(JSON.stringify({ msg: 'edge failure', route, error: String(error) }));
+    deps.log.error('edge failure', { route, error });
     return json(500, errorFrame(new ProtocolError('INTERNAL')));
   }
 }

@@ -17,6 +17,7 @@ import { PublishClaims } from './publish-claim';
 import { publishEvent, type PublisherOptions } from './publisher';
 import { subscribeWithRecovery, type RecoveryDeps } from './recovery';
 import { channelOriginKey, physicalTableName, sequencesTable, subscriptionsTable, TABLES } from './tables';
+import { recordingLog, recordingMetrics } from './testing';
 
 /**
  * The delivery guarantees under ordinary faults, each proven against DynamoDB Local's real
@@ -106,11 +107,11 @@ function regionParts(region: string, dynamo: DynamoDBDocumentClient, sns: SNSCli
     connectionTtlSeconds: 3600,
     maxSubscriptionsPerConnection: 100,
   });
-  const publisher: PublisherOptions = { sns, topicArn: `arn:aws:sns:${region}:000000000000:t`, region, maxPublishDataBytes: 32_768, history, claims };
+  const publisher: PublisherOptions = { sns, topicArn: `arn:aws:sns:${region}:000000000000:t`, region, maxPublishDataBytes: 32_768, history, claims, log: recordingLog() };
   return { history, claims, store, publisher };
 }
 
-const recoveryDeps = (parts: ReturnType<typeof regionParts>, poster: ConnectionPoster): RecoveryDeps => ({
+const recoveryDeps = (parts: ReturnType<typeof regionParts>, poster: ConnectionPoster) => ({
   store: parts.store,
   history: parts.history,
   poster,
@@ -122,7 +123,9 @@ const recoveryDeps = (parts: ReturnType<typeof regionParts>, poster: ConnectionP
   replayLeaseMs: 35_000,
   replayBudgetMs: 20_000,
   pollIntervalMs: 20,
-});
+  log: recordingLog(),
+  metrics: recordingMetrics(),
+}) satisfies RecoveryDeps;
 
 const sqsRecord = (envelope: Envelope, n = 0): SQSRecord => ({ messageId: `m-${envelope.id}-${n}`, receiptHandle: 'r', body: JSON.stringify(envelope) }) as SQSRecord;
 
@@ -135,6 +138,7 @@ const workerDeps = (region: string, parts: ReturnType<typeof regionParts>, poste
   concurrency: 4,
   maxBatchFrameBytes: 32_768,
   retryDelaySeconds: 2,
+  log: recordingLog(),
 });
 
 async function publish(parts: ReturnType<typeof regionParts>, channel: string, data: unknown, id?: string) {
@@ -142,15 +146,17 @@ async function publish(parts: ReturnType<typeof regionParts>, channel: string, d
 }
 
 describe('guarantees under faults, on DynamoDB Local', () => {
-  it('1. a replay whose third post is throttled ends its replaying state: the next live message reaches the subscriber', async () => {
+  it('1. a replay whose third post is throttled ends its replaying state and reports the two it replayed: the next live message reaches the subscriber', async () => {
     const us = regionParts(US, dynamoIn(US).client);
     const channel = freshChannel();
     for (let i = 1; i <= 5; i++) await publish(us, channel, i);
     await us.store.register('c1', 'tester');
     // The third post and every retry of it are throttled: the subscribe fails (the client retries it).
     const throttled = fakePoster((_id, index) => (index >= 2 ? 'throttled' : 'ok'));
-    await expect(subscribeWithRecovery(recoveryDeps(us, throttled.poster), 'c1', channel, 'tester', { [US]: 0 }, false)).rejects.toThrow(/throttled/);
+    const recovery = recoveryDeps(us, throttled.poster);
+    await expect(subscribeWithRecovery(recovery, 'c1', channel, 'tester', { [US]: 0 }, false)).rejects.toThrow(/throttled/);
     expect((await us.store.getSubscription(channel, 'c1'))?.replaying).toBe(false);
+    expect(recovery.metrics.reports).toEqual([{ dimensions: { Action: 'subscribe' }, measurements: { replayed: { unit: 'Count', values: [2] } } }]);
 
     const live = await publish(us, channel, 'after the failed replay');
     const delivered = fakePoster();

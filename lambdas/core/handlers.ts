@@ -9,11 +9,12 @@ import { handleEdgeRequest } from './edge';
 import { routeMessage, type RouterEvent } from './message-router';
 import { ChangeMessageVisibilityBatchCommand } from '@aws-sdk/client-sqs';
 import { MessageHistory } from './history';
+import { loggedInvocations } from './log';
 import { apiGatewayPoster } from './poster';
 import { PublishClaims } from './publish-claim';
 import { publishPresence, type PublisherOptions } from './publisher';
 import type { RetryScheduler } from './delivery-worker';
-import type { Runtime } from './runtime';
+import { count, milliseconds, type MeteredRuntime, type Runtime } from './runtime';
 
 /**
  * Builds each Lambda handler from a Runtime holding the clients it uses. `lambdas/<name>.ts`
@@ -39,26 +40,37 @@ function connectionStore(runtime: Runtime<'dynamo'>): ConnectionStore {
   });
 }
 
+/** What the invocation line of a connection's handlers says of the event. */
+const connectionOf = (event: { requestContext: { connectionId: string } }) => ({ connectionId: event.requestContext.connectionId });
+
 export function createConnectHandler(runtime: Runtime<'dynamo'>) {
   const store = connectionStore(runtime);
-  return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
-    const claims = claimsFromContext(event.requestContext.authorizer);
-    await store.register(event.requestContext.connectionId, claims.sub);
-    return { statusCode: 200 };
-  };
+  return loggedInvocations(
+    runtime.log,
+    async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
+      const claims = claimsFromContext(event.requestContext.authorizer);
+      await store.register(event.requestContext.connectionId, claims.sub);
+      return { statusCode: 200 };
+    },
+    connectionOf,
+  );
 }
 
 export function createDisconnectHandler(runtime: Runtime<'dynamo' | 'sns'>) {
   const store = connectionStore(runtime);
   const publisher = { sns: runtime.sns, topicArn: runtime.env.TOPIC_ARN, region: runtime.region };
-  return async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
-    const { connectionId } = event.requestContext;
-    const connection = await store.remove(connectionId);
-    for (const channel of connection?.presenceChannels ?? []) {
-      await publishPresence(publisher, channel, 'leave', { sub: connection!.sub, connectionId, region: runtime.region });
-    }
-    return { statusCode: 200 };
-  };
+  return loggedInvocations(
+    runtime.log,
+    async (event: ConnectionEvent): Promise<APIGatewayProxyResultV2> => {
+      const { connectionId } = event.requestContext;
+      const connection = await store.remove(connectionId);
+      for (const channel of connection?.presenceChannels ?? []) {
+        await publishPresence(publisher, channel, 'leave', { sub: connection!.sub, connectionId, region: runtime.region });
+      }
+      return { statusCode: 200 };
+    },
+    connectionOf,
+  );
 }
 
 function messageHistory(runtime: Runtime<'dynamo'>): MessageHistory {
@@ -104,10 +116,11 @@ function publisherOptions(runtime: Runtime<'dynamo' | 'sns'>): PublisherOptions 
     maxPublishDataBytes: runtime.env.MAX_PUBLISH_DATA_BYTES,
     history: messageHistory(runtime),
     claims: publishClaims(runtime),
+    log: runtime.log,
   };
 }
 
-export function createMessageRouterHandler(runtime: Runtime<'dynamo' | 'sns' | 'connections'>) {
+export function createMessageRouterHandler(runtime: MeteredRuntime<'dynamo' | 'sns' | 'connections'>) {
   const { env } = runtime;
   const store = connectionStore(runtime);
   const publisher = publisherOptions(runtime);
@@ -134,12 +147,15 @@ export function createMessageRouterHandler(runtime: Runtime<'dynamo' | 'sns' | '
       historyMaxPerChannel: env.HISTORY_MAX_PER_CHANNEL,
       replayLeaseMs: REPLAY_LEASE_MS,
       replayBudgetMs: REPLAY_BUDGET_MS,
+      log: runtime.log,
+      metrics: runtime.metrics,
     },
+    log: runtime.log,
   };
-  return (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event);
+  return loggedInvocations(runtime.log, (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event), connectionOf);
 }
 
-export function createDeliveryWorkerHandler(runtime: Runtime<'dynamo' | 'connections' | 'sqs'>) {
+export function createDeliveryWorkerHandler(runtime: MeteredRuntime<'dynamo' | 'connections' | 'sqs'>) {
   const { env } = runtime;
   if (!env.EVENT_CLASS) throw new Error('Relaymesh Lambda environment is invalid: the delivery worker needs EVENT_CLASS');
   const eventClass = env.EVENT_CLASS;
@@ -153,12 +169,18 @@ export function createDeliveryWorkerHandler(runtime: Runtime<'dynamo' | 'connect
     maxBatchFrameBytes: env.MAX_BATCH_FRAME_BYTES,
     retryDelaySeconds: env.RETRY_DELAY_SECONDS,
     ...(env.QUEUE_URL && { retry: visibilityRetry(runtime, env.QUEUE_URL) }),
+    log: runtime.log,
   };
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const { stats, batchItemFailures } = await deliverBatch(deps, event);
-    runtime.metrics({ EventClass: eventClass }, stats);
-    return { batchItemFailures };
-  };
+  return loggedInvocations(
+    runtime.log,
+    async (event: SQSEvent): Promise<SQSBatchResponse> => {
+      const { stats, publishToPostMs, batchItemFailures } = await deliverBatch(deps, event);
+      const counts = Object.fromEntries(Object.entries(stats).map(([name, value]) => [name, count(value)]));
+      runtime.metrics({ EventClass: eventClass }, { ...counts, publishToPost: milliseconds(publishToPostMs) });
+      return { batchItemFailures };
+    },
+    (event) => ({ records: event.Records.length }),
+  );
 }
 
 /**
@@ -180,6 +202,7 @@ export function createEdgeHandler(runtime: Runtime<'dynamo' | 'sns'>, isDrained?
     tokenPolicy: tokenPolicy(runtime),
     isDrained:
       isDrained ?? (async () => (drainParameter ? (await getParameter(drainParameter, { maxAge: 5 })) === 'true' : false)),
+    log: runtime.log,
   };
-  return (event: ALBEvent): Promise<ALBResult> => handleEdgeRequest(deps, event);
+  return loggedInvocations(runtime.log, (event: ALBEvent): Promise<ALBResult> => handleEdgeRequest(deps, event), (event) => ({ route: `${event.httpMethod} ${event.path}` }));
 }

@@ -5,6 +5,7 @@ import { claimsToContext } from './auth';
 import { connectionsClient, dynamoClient, snsClient } from './aws-clients';
 import { createMessageRouterHandler } from './handlers';
 import { REQUEST_TIMEOUT_MS, runtimeFromEnv } from './runtime';
+import { recordingLog, recordingPorts } from './testing';
 
 /** A TCP server that takes connections and never answers: a frozen DynamoDB. */
 async function frozenServer(): Promise<{ endpoint: string; close: () => Promise<void> }> {
@@ -49,6 +50,7 @@ function routerAgainst(dynamodbEndpoint: string) {
       AWS_ENDPOINT_URL_SNS: 'http://127.0.0.1:1',
     },
     { dynamo: dynamoClient, sns: snsClient, connections: connectionsClient },
+    recordingPorts(),
   );
   const route = createMessageRouterHandler(runtime);
   const publish = async () => {
@@ -59,7 +61,7 @@ function routerAgainst(dynamodbEndpoint: string) {
     });
     return { answer: JSON.parse((result as { body: string }).body) as Record<string, unknown>, elapsedMs: Date.now() - started };
   };
-  return { publish, destroy: () => runtime.dynamo.destroy() };
+  return { publish, log: runtime.log as ReturnType<typeof recordingLog>, destroy: () => runtime.dynamo.destroy() };
 }
 
 describe('the message router when DynamoDB is down or frozen', () => {
@@ -68,11 +70,15 @@ describe('the message router when DynamoDB is down or frozen', () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();
   });
 
-  it('answers a publish 5030 (retry), not 5000, when DynamoDB refuses connections', async () => {
+  it('answers a publish 5030 (retry), not 5000, when DynamoDB refuses connections, logging the failure at error and the invocation at debug', async () => {
     const router = routerAgainst(await closedPort());
     cleanups.push(router.destroy);
     const { answer } = await router.publish();
     expect(answer).toMatchObject({ type: 'error', code: 5030, retryable: true, ref: 'r1' });
+    expect(router.log.lines).toEqual([
+      { level: 'error', message: 'router failure', fields: { action: 'publish', error: expect.objectContaining({ code: 'ECONNREFUSED' }) } },
+      { level: 'debug', message: 'invocation', fields: { connectionId: 'c-1', durationMs: expect.any(Number) } },
+    ]);
   });
 
   it('answers a publish 5030 within the SDK attempts × the 3 s request timeout when DynamoDB accepts and never answers, long before API Gateway\'s 29 s', async () => {

@@ -3,6 +3,7 @@ import { channelAllowed, claimsFromContext, type Claims } from './auth';
 import type { Admission } from './admission';
 import type { ConnectionStore } from './connection-store';
 import { ProtocolError } from './errors';
+import type { Log } from './log';
 import { errorFrame, parseClientFrame, type AckFrame, type ClientFrame, type ServerFrame } from './protocol';
 import { publishEvent, publishPresence, type PublisherOptions } from './publisher';
 import { subscribeWithRecovery, type RecoveryDeps } from './recovery';
@@ -12,6 +13,7 @@ export interface MessageRouterDeps {
   admission: Admission;
   publisher: PublisherOptions;
   recovery: RecoveryDeps;
+  log: Log;
 }
 
 /** The part of a WebSocket MESSAGE event the router reads. */
@@ -38,7 +40,7 @@ export async function routeMessage(deps: MessageRouterDeps, event: RouterEvent):
     return respond(await handleFrame(deps, event.requestContext.connectionId, claims, frame));
   } catch (error) {
     if (error instanceof ProtocolError) return respond(errorFrame(error, frame.ref));
-    console.error(JSON.stringify({ msg: 'router failure', action: frame.action, error: String(error), stack: (error as Error)?.stack }));
+    deps.log.error('router failure', { action: frame.action, error });
     return respond(errorFrame(new ProtocolError(isBug(error) ? 'INTERNAL' : 'UNAVAILABLE'), frame.ref));
   }
 }
@@ -59,7 +61,7 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
           const recovery = await subscribeWithRecovery(deps.recovery, connectionId, channel, claims.sub, since, presence);
           answer = { type: 'ack', action: 'subscribe', channel, ...recovery, ...ref };
         } finally {
-          await release().catch((error: unknown) => console.warn(JSON.stringify({ msg: 'replay slot not released; its lease frees it', error: String(error) })));
+          await release().catch((error: unknown) => deps.log.warn('replay slot not released; its lease frees it', { error }));
         }
       } else {
         await deps.store.subscribe(connectionId, channel, claims.sub, { presence });

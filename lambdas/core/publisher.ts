@@ -3,6 +3,7 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { channelAllowed, type Claims } from './auth';
 import { ProtocolError } from './errors';
 import { ClaimLost, type MessageHistory } from './history';
+import type { Log } from './log';
 import type { Envelope, PresenceMember, PublishFrame } from './protocol';
 import type { Claim, PublishClaims } from './publish-claim';
 
@@ -13,6 +14,7 @@ export interface PublisherOptions {
   maxPublishDataBytes: number;
   history: MessageHistory;
   claims: PublishClaims;
+  log: Log;
 }
 
 export interface PublishResult {
@@ -68,7 +70,7 @@ export async function publishEvent(
     return await publishUnsequenced(options, envelope, clientId ? attempt : undefined);
   } catch (error) {
     if (error instanceof ProtocolError) throw error;
-    console.error(JSON.stringify({ msg: 'publish failed', channel, id, error: String(error) }));
+    options.log.error('publish failed', { channel, id, error });
     const detail = retryId ? `publish not confirmed; retry with id ${retryId}` : 'publish not confirmed';
     throw new ProtocolError('UNAVAILABLE', detail, retryId);
   }
@@ -90,7 +92,7 @@ async function publishSequenced(options: PublisherOptions, envelope: Envelope, a
   }
   // From here the message is durable: a failure below is finished by a retry of the id. The
   // trim is independent of the fan-out, so it does not add to the publish's latency.
-  const trimmed = options.history.trim(sequenced).catch((error: unknown) => console.warn(JSON.stringify({ msg: 'history trim failed', error: String(error) })));
+  const trimmed = options.history.trim(sequenced).catch((error: unknown) => options.log.warn('history trim failed', { error }));
   try {
     await sendToTopic(options, sequenced);
   } finally {
@@ -109,7 +111,7 @@ async function publishUnsequenced(options: PublisherOptions, envelope: Envelope,
   if (attempt) {
     await options.claims
       .accept(envelope.channel, envelope.id, attempt, { origin: envelope.origin, ts: envelope.ts })
-      .catch((error: unknown) => console.warn(JSON.stringify({ msg: 'claim accept failed', id: envelope.id, error: String(error) })));
+      .catch((error: unknown) => options.log.warn('claim accept failed', { id: envelope.id, error }));
   }
   return { envelope, duplicate: false };
 }

@@ -1,7 +1,9 @@
 import type { ConnectionStore } from './connection-store';
 import type { MessageHistory, SequencedEnvelope } from './history';
+import type { Log } from './log';
 import type { ConnectionPoster } from './poster';
 import { envelopeFrame, type MissingRange, type RecoveryVector } from './protocol';
+import { count, type MetricsSink } from './runtime';
 
 export interface RecoveryDeps {
   store: ConnectionStore;
@@ -24,6 +26,9 @@ export interface RecoveryDeps {
   /** Time a replay may take before it hands over whatever it has (under API Gateway's 29 s). */
   replayBudgetMs: number;
   pollIntervalMs?: number;
+  log: Log;
+  /** Gets each replay's size: `replayed`, the messages it posted, under Action=subscribe. */
+  metrics: MetricsSink;
 }
 
 export interface RecoveryResult {
@@ -73,16 +78,19 @@ export async function subscribeWithRecovery(
   try {
     return await replay.run();
   } finally {
+    deps.metrics({ Action: 'subscribe' }, { replayed: count(replay.posted) });
     if (!replay.handedOver) {
       await deps.store
         .finishReplay(channel, connectionId, cursor)
-        .catch((error: unknown) => console.warn(JSON.stringify({ msg: 'replay end failed; its lease ends it', channel, connectionId, error: String(error) })));
+        .catch((error: unknown) => deps.log.warn('replay end failed; its lease ends it', { channel, connectionId, error }));
     }
   }
 }
 
 class Replay {
   handedOver = false;
+  /** Messages posted to the client. */
+  posted = 0;
   private budget: number;
   /** Ranges the client must not wait for (expired), or should fetch again later (the others). */
   private readonly missing: MissingRange[] = [];
@@ -212,6 +220,7 @@ class Replay {
     const payload = Buffer.from(JSON.stringify(frame));
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.deps.poster.post(this.connectionId, payload);
+      if (outcome === 'ok') this.posted++;
       if (outcome === 'ok' || outcome === 'gone') return outcome;
       if (attempt >= POST_ATTEMPTS || Date.now() >= this.deadline) throw new Error(`replay post ${outcome} ${attempt} times`);
       await new Promise((resolve) => setTimeout(resolve, 100 * 3 ** (attempt - 1) * (0.5 + Math.random() / 2)));

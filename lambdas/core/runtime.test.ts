@@ -1,7 +1,8 @@
 import type { NodeHttpHandlerOptions } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import { connectionsClient, dynamoClient, snsClient } from './aws-clients';
-import { CONNECTION_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, REQUEST_TIMEOUT_MS, httpHandlerOptions, runtimeFromEnv, type ClientFactory, type SharedClientConfig } from './runtime';
+import { addCounts, CONNECTION_TIMEOUT_MS, count, DEFAULT_MAX_SOCKETS, milliseconds, REQUEST_TIMEOUT_MS, httpHandlerOptions, runtimeFromEnv, type ClientFactory, type SharedClientConfig } from './runtime';
+import { recordingPorts } from './testing';
 
 const ENV = {
   AWS_REGION: 'eu-west-1',
@@ -43,10 +44,13 @@ describe('httpHandlerOptions', () => {
 });
 
 describe('runtimeFromEnv', () => {
-  it('builds the clients it is given factories for and no other', () => {
-    const runtime = runtimeFromEnv(ENV, { dynamo: dynamoClient, sns: snsClient });
-    expect(Object.keys(runtime).sort()).toEqual(['dynamo', 'env', 'metrics', 'region', 'sns']);
+  it('builds the clients it is given factories for and no other, beside the log and metrics it is given', () => {
+    const ports = recordingPorts();
+    const runtime = runtimeFromEnv(ENV, { dynamo: dynamoClient, sns: snsClient }, ports);
+    expect(Object.keys(runtime).sort()).toEqual(['dynamo', 'env', 'log', 'metrics', 'region', 'sns']);
     expect(runtime.region).toBe('eu-west-1');
+    expect(runtime.log).toBe(ports.log);
+    expect(runtime.metrics).toBe(ports.metrics);
   });
 
   it('gives each factory the region, the env credentials, its endpoint and the HTTP options, through the local request handler when one is given', () => {
@@ -55,7 +59,7 @@ describe('runtimeFromEnv', () => {
     runtimeFromEnv(
       ENV,
       { sns: recording(configs, (env) => env.AWS_ENDPOINT_URL_SNS) as never, connections: recording(configs, (env) => env.CONNECTIONS_ENDPOINT, 64) as never },
-      { requestHandler: (options) => (seen.push(options), { wrapped: options }) },
+      { ...recordingPorts(), requestHandler: (options) => (seen.push(options), { wrapped: options }) },
     );
     expect(configs).toEqual([
       { region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: undefined }, endpoint: 'http://127.0.0.1:4566', requestHandler: { wrapped: httpHandlerOptions(DEFAULT_MAX_SOCKETS) } },
@@ -66,14 +70,23 @@ describe('runtimeFromEnv', () => {
 
   it('asks for one @connections socket per post in flight, at its management endpoint', () => {
     const asked: Array<[string | undefined, number | undefined]> = [];
-    const { env } = runtimeFromEnv(ENV, {});
+    const { env } = runtimeFromEnv(ENV, {}, recordingPorts());
     connectionsClient({ env, config: (endpoint, maxSockets) => (asked.push([endpoint, maxSockets]), { region: env.AWS_REGION, requestHandler: httpHandlerOptions(maxSockets ?? 1) }) });
     expect(asked).toEqual([[ENV.CONNECTIONS_ENDPOINT, 64]]);
   });
 
   it('refuses an invalid environment naming each bad variable, in English', () => {
-    expect(() => runtimeFromEnv({ ...ENV, REGIONS: 'Not A Region', DELIVERY_CONCURRENCY: 'many' }, {})).toThrow(
+    expect(() => runtimeFromEnv({ ...ENV, REGIONS: 'Not A Region', DELIVERY_CONCURRENCY: 'many' }, {}, recordingPorts())).toThrow(
       'Relaymesh Lambda environment is invalid: REGIONS: must be a comma-separated list of regions; DELIVERY_CONCURRENCY: Invalid input: expected number, received NaN',
     );
+  });
+});
+
+describe('addCounts', () => {
+  it('adds each Count metric of a report to its running total and leaves other units out: a sum of latencies means nothing', () => {
+    const totals: Record<string, number> = { posted: 5 };
+    addCounts(totals, { posted: count(3), gone: count(1), publishToPost: milliseconds([40, 75]) });
+    addCounts(totals, { posted: count(2) });
+    expect(totals).toEqual({ posted: 10, gone: 1 });
   });
 });

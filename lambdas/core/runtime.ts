@@ -4,6 +4,7 @@ import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Log } from './log';
 import * as z from './zod';
 
 /**
@@ -95,27 +96,48 @@ export type ClientName = keyof AwsClients;
 export type Runtime<C extends ClientName = never> = {
   readonly env: RuntimeEnv;
   readonly region: string;
-  /** Where handlers report counters: CloudWatch Embedded Metric Format on Lambda. */
-  readonly metrics: MetricsSink;
+  /** Where the core logs (./log.ts says what each line carries). */
+  readonly log: Log;
 } & Pick<AwsClients, C>;
 
-export type MetricsSink = (dimensions: Record<string, string>, values: Record<string, number>) => void;
-
-/** CloudWatch Embedded Metric Format: a log line that becomes metrics without an API call. */
-export const embeddedMetricFormat: MetricsSink = (dimensions, values) => {
-  console.log(
-    JSON.stringify({
-      _aws: {
-        Timestamp: Date.now(),
-        CloudWatchMetrics: [
-          { Namespace: 'Relaymesh', Dimensions: [Object.keys(dimensions)], Metrics: Object.keys(values).map((Name) => ({ Name, Unit: 'Count' })) },
-        ],
-      },
-      ...dimensions,
-      ...values,
-    }),
-  );
+/**
+ * The runtime of a function that reports metrics (the delivery worker, the message router).
+ * Only those get a MetricsSink, so the other functions' bundles leave Powertools Metrics out.
+ */
+export type MeteredRuntime<C extends ClientName = never> = Runtime<C> & {
+  readonly metrics: MetricsSink;
 };
+
+/** The CloudWatch namespace of every metric the handlers report (the dashboards read it too). */
+export const METRICS_NAMESPACE = 'Relaymesh';
+
+/** The CloudWatch units of the metrics the handlers report. */
+export type MetricUnit = 'Count' | 'Milliseconds';
+
+/** One metric of a report: its unit and its values (several, e.g. one per event, give CloudWatch their distribution; at most 100). */
+export interface Measurement {
+  readonly unit: MetricUnit;
+  readonly values: readonly number[];
+}
+
+export const count = (value: number): Measurement => ({ unit: 'Count', values: [value] });
+export const milliseconds = (values: readonly number[]): Measurement => ({ unit: 'Milliseconds', values });
+
+/**
+ * Port: where handlers report metrics. One call is one report: its measurements, by metric
+ * name, under its dimensions (CloudWatch tells metrics apart by name and the whole dimension
+ * set, so a name is always reported with the same dimension names). In METRICS_NAMESPACE, as
+ * CloudWatch Embedded Metric Format on Lambda (lambdas/metrics.ts), written before the call
+ * returns; the local cloud totals the counts. A call neither throws nor waits.
+ */
+export type MetricsSink = (dimensions: Readonly<Record<string, string>>, measurements: Readonly<Record<string, Measurement>>) => void;
+
+/** Adds a report's Count metrics to running totals by name: the local stand-in for CloudWatch's Sum. */
+export function addCounts(totals: Record<string, number>, measurements: Readonly<Record<string, Measurement>>): void {
+  for (const [name, { unit, values }] of Object.entries(measurements)) {
+    if (unit === 'Count') totals[name] = values.reduce((sum, value) => sum + value, totals[name] ?? 0);
+  }
+}
 
 export function parseRuntimeEnv(env: Record<string, string | undefined>): RuntimeEnv {
   const parsed = RuntimeEnvSchema.safeParse(env);
@@ -144,6 +166,9 @@ export interface SharedClientConfig {
 export type ClientFactory<T> = (context: ClientContext) => T;
 
 export interface RuntimeOptions {
+  /** The function's own logger: lambdas/powertools.ts on Lambda and in the local cloud. */
+  readonly log: Log;
+  /** For a function that reports metrics: Powertools Metrics on Lambda (lambdas/metrics.ts), counters in the local cloud. */
   readonly metrics?: MetricsSink;
   /**
    * Local cloud only: turns the HTTP options of a client into its request handler (the fault
@@ -175,13 +200,24 @@ export function httpHandlerOptions(maxSockets: number): NodeHttpHandlerOptions {
 
 /**
  * The runtime of one function: its env parsed, and one client per factory given, e.g.
- * `runtimeFromEnv(process.env, { dynamo: dynamoClient })`. The local cloud passes every factory.
+ * `runtimeFromEnv(process.env, { dynamo: dynamoClient }, options)`; metered when the options
+ * carry metrics. The local cloud passes every factory.
  */
 export function runtimeFromEnv<C extends ClientName>(
   rawEnv: Record<string, string | undefined>,
   factories: { readonly [K in C]: ClientFactory<AwsClients[K]> },
-  options: RuntimeOptions = {},
-): Runtime<C> {
+  options: RuntimeOptions & { readonly metrics: MetricsSink },
+): MeteredRuntime<C>;
+export function runtimeFromEnv<C extends ClientName>(
+  rawEnv: Record<string, string | undefined>,
+  factories: { readonly [K in C]: ClientFactory<AwsClients[K]> },
+  options: RuntimeOptions,
+): Runtime<C>;
+export function runtimeFromEnv<C extends ClientName>(
+  rawEnv: Record<string, string | undefined>,
+  factories: { readonly [K in C]: ClientFactory<AwsClients[K]> },
+  options: RuntimeOptions,
+): Runtime<C> | MeteredRuntime<C> {
   const env = parseRuntimeEnv(rawEnv);
   const region = env.AWS_REGION;
   const credentials =
@@ -196,5 +232,5 @@ export function runtimeFromEnv<C extends ClientName>(
   const clients = Object.fromEntries(
     Object.entries<ClientFactory<unknown>>(factories).map(([name, factory]) => [name, factory(context)]),
   ) as Pick<AwsClients, C>;
-  return { env, region, metrics: options.metrics ?? embeddedMetricFormat, ...clients };
+  return { env, region, log: options.log, ...(options.metrics && { metrics: options.metrics }), ...clients };
 }

@@ -591,6 +591,24 @@ describe('RegionAlarms and RegionDashboard', () => {
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
     t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'relaymesh-us-east-1' });
   });
+
+  it('GIVEN a critical queue WHEN the dashboard graphs its worker THEN it reads the names the worker reports, by EventClass in the Relaymesh namespace: counts summed, publish to post latency at p90', () => {
+    const stack = testStack();
+    const queue = queueIn(stack);
+    const worker = new DeliveryWorker(stack, 'Worker', { source: queue, settings: config.eventClasses.critical, environment: {} });
+    new RegionDashboard(stack, 'Dashboard', {
+      dashboardName: 'relaymesh-us-east-1',
+      apiId: 'abc',
+      stageName: 'live',
+      topic: new Topic(stack, 'Fanout'),
+      queues: [queue],
+      functions: { worker: worker.function },
+      deliveryFunctions: { worker: worker.function },
+    });
+    const body = JSON.stringify(Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody);
+    const graphed = [...body.matchAll(/\[\\"Relaymesh\\",\\"(\w+)\\",\\"EventClass\\",\\"critical\\",\{[^}]*\\"stat\\":\\"(\w+)\\"/g)].map(([, name, stat]) => `${name} ${stat}`);
+    expect(graphed.sort()).toEqual(['expired Sum', 'failed Sum', 'gone Sum', 'posted Sum', 'publishToPost p90', 'subscribers Sum']);
+  });
 });
 
 describe('SubscriptionDeadLetters', () => {

@@ -175,7 +175,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
     });
   });
 
-  it('THEN every function but the health-probed edge traces actively with Powertools settings, and X-Ray\'s two actions are the only wildcard resource any function role gets', () => {
+  it('THEN every function but the health-probed edge traces actively with Powertools settings, logs at INFO, and X-Ray\'s two actions are the only wildcard resource any function role gets', () => {
     for (const stack of stacks.regions) {
       const t = template(stack);
       for (const [id, fn] of Object.entries(t.findResources('AWS::Lambda::Function'))) {
@@ -185,6 +185,7 @@ describe('GIVEN the app synthesized for three regions without a hosted zone', ()
           POWERTOOLS_SERVICE_NAME: 'relaymesh',
           POWERTOOLS_TRACE_ENABLED: String(!edge),
           POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
         });
       }
       for (const policy of Object.values(t.findResources('AWS::IAM::Policy'))) {
@@ -348,6 +349,18 @@ describe('GIVEN the app synthesized with functions.sourceMaps on', () => {
       const functions = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
       expect(functions).toHaveLength(7);
       for (const [id, fn] of functions) expect(fn.Properties.Environment.Variables.NODE_OPTIONS, id).toBe('--enable-source-maps');
+    }
+  });
+});
+
+describe('GIVEN the app synthesized with functions.logLevel DEBUG', () => {
+  it('THEN every function of every region logs at DEBUG (POWERTOOLS_LOG_LEVEL)', () => {
+    const app = testApp();
+    const stacks = addRelaymeshStacks(app, loadConfig({ regions: REGIONS.slice(0, 2), functions: { logLevel: 'DEBUG' } }));
+    for (const stack of stacks.regions) {
+      const functions = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
+      expect(functions).toHaveLength(7);
+      for (const [id, fn] of functions) expect(fn.Properties.Environment.Variables.POWERTOOLS_LOG_LEVEL, id).toBe('DEBUG');
     }
   });
 });
