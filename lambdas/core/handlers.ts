@@ -110,6 +110,7 @@ export function createMessageRouterHandler(runtime: Runtime<'dynamo' | 'sns' | '
   const { env } = runtime;
   const store = connectionStore(runtime);
   const publisher = publisherOptions(runtime);
+  const retention = { historySettleMs: env.HISTORY_SETTLE_SECONDS * 1000, historyMaxPerChannel: env.HISTORY_MAX_PER_CHANNEL };
   const deps = {
     store,
     publisher,
@@ -129,11 +130,11 @@ export function createMessageRouterHandler(runtime: Runtime<'dynamo' | 'sns' | '
       regions: env.REGIONS,
       maxReplay: env.MAX_REPLAY,
       replicationWaitMs: env.REPLICATION_WAIT_MS,
-      historySettleMs: env.HISTORY_SETTLE_SECONDS * 1000,
-      historyMaxPerChannel: env.HISTORY_MAX_PER_CHANNEL,
+      ...retention,
       replayLeaseMs: REPLAY_LEASE_MS,
       replayBudgetMs: REPLAY_BUDGET_MS,
     },
+    history: { history: publisher.history, regions: env.REGIONS, ...retention, maxMessageBytes: env.MAX_MESSAGE_BYTES },
   };
   return (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event);
 }

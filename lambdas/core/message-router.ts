@@ -3,6 +3,7 @@ import { channelAllowed, claimsFromContext, type Claims } from './auth';
 import type { Admission } from './admission';
 import type { ConnectionStore } from './connection-store';
 import { ProtocolError } from './errors';
+import { readHistory, type HistoryReadDeps } from './history-read';
 import { errorFrame, parseClientFrame, type AckFrame, type ClientFrame, type ServerFrame } from './protocol';
 import { publishEvent, publishPresence, type PublisherOptions } from './publisher';
 import { subscribeWithRecovery, type RecoveryDeps } from './recovery';
@@ -12,6 +13,7 @@ export interface MessageRouterDeps {
   admission: Admission;
   publisher: PublisherOptions;
   recovery: RecoveryDeps;
+  history: HistoryReadDeps;
 }
 
 /** The part of a WebSocket MESSAGE event the router reads. */
@@ -85,6 +87,9 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
       const page = await deps.store.members(frame.channel, deps.recovery.regions, frame.limit, frame.cursor);
       return { type: 'members', channel: frame.channel, ...page, ...ref };
     }
+    case 'history':
+      if (!channelAllowed(claims.subscribe, frame.channel)) throw new ProtocolError('FORBIDDEN_SUBSCRIBE', frame.channel);
+      return readHistory(deps.history, frame);
   }
 }
 

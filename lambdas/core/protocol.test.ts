@@ -28,6 +28,19 @@ describe('parseClientFrame', () => {
     });
   });
 
+  it('accepts a history request by since, by limit, or both', () => {
+    expect(parseClientFrame('{"action":"history","channel":"room:1","since":{"us-east-1":4}}')).toEqual({
+      frame: { action: 'history', channel: 'room:1', since: { 'us-east-1': 4 } },
+    });
+    expect(parseClientFrame('{"action":"history","channel":"room:1","limit":100,"ref":"h"}')).toEqual({ frame: { action: 'history', channel: 'room:1', limit: 100, ref: 'h' } });
+    expect(parseClientFrame('{"action":"history","channel":"room:1","since":{},"limit":5}')).toEqual({ frame: { action: 'history', channel: 'room:1', since: {}, limit: 5 } });
+  });
+
+  it('refuses a history request with neither since nor limit with the coded 4002 naming both, and echoes its ref', () => {
+    const result = parseClientFrame('{"action":"history","channel":"room:1","ref":"h9"}');
+    expect(result).toEqual({ rejection: { error: expect.objectContaining({ code: ERRORS.INVALID_FRAME.code, message: expect.stringMatching(/since.*limit/) }), ref: 'h9' } });
+  });
+
   it('accepts null as publish data but not a missing data field', () => {
     expect('frame' in parseClientFrame('{"action":"publish","channel":"a","data":null}')).toBe(true);
     expect(rejectionCode('{"action":"publish","channel":"a"}')).toBe(ERRORS.INVALID_FRAME.code);
@@ -53,6 +66,13 @@ describe('parseClientFrame', () => {
     ['{"action":"subscribe","channel":"a","since":{"us-east-1":1.5}}', ERRORS.INVALID_FRAME.code],
     ['{"action":"subscribe","channel":"a","since":[1,2]}', ERRORS.INVALID_FRAME.code],
     ['{"action":"presence","channel":"a","limit":101}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","limit":101}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","limit":0}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","limit":2.5}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","since":{"us-east-1":-1}}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","since":"yesterday"}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","limit":5,"before":3}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"room#1","limit":5}', ERRORS.INVALID_CHANNEL.code],
   ])('rejects %j with code %i', (raw, code) => {
     expect(rejectionCode(raw)).toBe(code);
   });

@@ -70,6 +70,21 @@ export const PresenceFrameSchema = z.strictObject({
   ref: z.optional(RefSchema),
 });
 
+/** Most messages one history page holds, and the most `limit` may ask for. */
+export const MAX_HISTORY_PAGE = 100;
+
+export const HistoryFrameSchema = z
+  .strictObject({
+    action: z.literal('history'),
+    channel: ChannelSchema,
+    /** The stored messages after this vector, oldest first, a page at a time. */
+    since: z.optional(RecoveryVectorSchema),
+    /** Without `since`: the last `limit` messages across origins; with it: at most `limit` after it. */
+    limit: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_HISTORY_PAGE))),
+    ref: z.optional(RefSchema),
+  })
+  .check(z.refine((frame) => frame.since !== undefined || frame.limit !== undefined, 'needs since (a recovery vector) or limit (the last N messages)'));
+
 export const PingFrameSchema = z.strictObject({
   action: z.literal('ping'),
   ref: z.optional(RefSchema),
@@ -80,11 +95,13 @@ export const ClientFrameSchema = z.discriminatedUnion('action', [
   UnsubscribeFrameSchema,
   PublishFrameSchema,
   PresenceFrameSchema,
+  HistoryFrameSchema,
   PingFrameSchema,
 ]);
 
 export type ClientFrame = z.output<typeof ClientFrameSchema>;
 export type PublishFrame = z.output<typeof PublishFrameSchema>;
+export type HistoryFrame = z.output<typeof HistoryFrameSchema>;
 export const CLIENT_ACTIONS = ClientFrameSchema.def.options.map((o) => o.shape.action.def.values[0]);
 
 export interface AckFrame {
@@ -152,6 +169,21 @@ export interface MembersFrame {
   ref?: string | number;
 }
 
+/** Answer to the history action: one page of this region's stored messages of a channel. */
+export interface HistoryPageFrame {
+  type: 'history';
+  channel: string;
+  /** Oldest first: in seq order per origin, by ts across origins. */
+  messages: MessageFrame[];
+  /** Seqs the page passed over or stopped at: `expired` ones are gone for good, `not-replicated` ones are not in this region yet (ask again later). */
+  missing: MissingRange[];
+  /** Where the page ends per origin: `since` for the next page, or for a subscribe that continues from it. */
+  position: RecoveryVector;
+  /** More stored messages follow now: ask again with `since` = `position`. */
+  hasMore: boolean;
+  ref?: string | number;
+}
+
 /** Several ephemeral events due for one connection at once, coalesced into one frame. */
 export interface BatchFrame {
   type: 'batch';
@@ -178,7 +210,7 @@ export interface PongFrame {
   connectionId: string;
 }
 
-export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame | PresenceEventFrame | MembersFrame | BatchFrame;
+export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame | PresenceEventFrame | MembersFrame | HistoryPageFrame | BatchFrame;
 
 export function errorFrame(error: ProtocolError, ref?: string | number): ErrorFrame {
   return {
@@ -275,10 +307,15 @@ const PresenceDataSchema = z.object({
 
 /** The frame a subscriber receives for an envelope; undefined when a presence envelope is malformed. */
 export function envelopeFrame(envelope: Envelope): MessageFrame | PresenceEventFrame | undefined {
-  const { channel, data, id, origin, ts, seq } = envelope;
   if (envelope.kind === 'presence') {
-    const presence = PresenceDataSchema.safeParse(data);
-    return presence.success ? { type: 'presence', ...presence.data, channel, ts } : undefined;
+    const presence = PresenceDataSchema.safeParse(envelope.data);
+    return presence.success ? { type: 'presence', ...presence.data, channel: envelope.channel, ts: envelope.ts } : undefined;
   }
+  return messageFrame(envelope);
+}
+
+/** The frame of a message envelope (its publisher stays on the server). */
+export function messageFrame(envelope: Envelope): MessageFrame {
+  const { channel, data, id, origin, ts, seq } = envelope;
   return { type: 'message', channel, data, id, origin, ts, class: envelope.class, ...(seq !== undefined && { seq }) };
 }
