@@ -18,7 +18,8 @@ export interface SubscribeFrame {
   action: 'subscribe';
   channel: string;
   since?: RecoveryVector;
-  presence?: boolean;
+  /** Enter the presence set; `{data}` (JSON, at most 1 KB serialized) is shown in member lists and join events. */
+  presence?: boolean | { data: JsonValue };
   ref?: string | number;
 }
 
@@ -109,6 +110,8 @@ export interface PresenceMember {
   sub: string;
   connectionId: string;
   region: string;
+  /** What the member set at subscribe (`presence: {data}`); leave events omit it. */
+  data?: JsonValue;
 }
 
 /** A member joined or left a channel (ephemeral: never stored, droppable under load). */

@@ -9,7 +9,7 @@ import { claimsToContext, type Claims } from './auth';
 import { connectionsClient, dynamoClient, snsClient } from './aws-clients';
 import { createConnectHandler, createMessageRouterHandler } from './handlers';
 import { MessageHistory } from './history';
-import type { Envelope, MessageFrame } from './protocol';
+import { EnvelopeSchema, envelopeFrame, type Envelope, type MessageFrame } from './protocol';
 import { connectionsTable, dedupTable, historyTable, physicalTableName, sequencesTable, subscriptionsTable, type TableLayout } from './tables';
 import { REQUEST_TIMEOUT_MS, runtimeFromEnv } from './runtime';
 
@@ -97,7 +97,7 @@ describe('the message router when DynamoDB is down or frozen', () => {
   }, 40_000);
 });
 
-describe('the history action, through the router on DynamoDB Local', () => {
+describe('the history and presence actions, through the router on DynamoDB Local', () => {
   const APP = 'router';
   const table = (layout: TableLayout) => physicalTableName(APP, layout);
   let ddb: DynamoDbLocal;
@@ -204,5 +204,38 @@ describe('the history action, through the router on DynamoDB Local', () => {
     const channel = freshChannel();
     for (let i = 0; i < 3; i++) expect(await client.ask({ action: 'history', channel, limit: 1 })).toMatchObject({ type: 'history' });
     expect(await client.ask({ action: 'history', channel, limit: 1 })).toMatchObject({ type: 'error', code: 4290, retryable: true, retryAfterMs: expect.any(Number) });
+  });
+
+  it('stores presence data set at subscribe, lists it in members pages and carries it in the join event; presence: true still joins without data', async () => {
+    const us = region();
+    const [ada, bob] = [await us.connection({ sub: 'ada' }), await us.connection({ sub: 'bob' })];
+    const channel = freshChannel();
+    const data = { name: 'Ada', status: 'away', '': ['empty key kept'] };
+    expect(await ada.ask({ action: 'subscribe', channel, presence: { data } })).toMatchObject({ type: 'ack', action: 'subscribe' });
+    expect(await bob.ask({ action: 'subscribe', channel, presence: true })).toMatchObject({ type: 'ack', action: 'subscribe' });
+
+    const listed = await bob.ask({ action: 'presence', channel });
+    expect(listed.members).toHaveLength(2);
+    expect(listed.members).toEqual(
+      expect.arrayContaining([
+        { sub: 'ada', connectionId: ada.connectionId, region: US, data },
+        { sub: 'bob', connectionId: bob.connectionId, region: US },
+      ]),
+    );
+    const joins = us.published.filter((e) => e.channel === channel).map((e) => envelopeFrame(EnvelopeSchema.parse(e)));
+    expect(joins).toEqual([
+      expect.objectContaining({ type: 'presence', event: 'join', member: { sub: 'ada', connectionId: ada.connectionId, region: US, data } }),
+      expect.objectContaining({ type: 'presence', event: 'join', member: { sub: 'bob', connectionId: bob.connectionId, region: US } }),
+    ]);
+  });
+
+  it('refuses presence data over 1 KB with 4004 and neither subscribes nor announces the member', async () => {
+    const us = region();
+    const client = await us.connection();
+    const channel = freshChannel();
+    const answer = await client.ask({ action: 'subscribe', channel, presence: { data: 'x'.repeat(2000) }, ref: 'p' });
+    expect(answer).toMatchObject({ type: 'error', code: 4004, retryable: false, ref: 'p', message: expect.stringContaining('presence.data') });
+    expect(await client.ask({ action: 'presence', channel })).toMatchObject({ members: [] });
+    expect(us.published).toEqual([]);
   });
 });

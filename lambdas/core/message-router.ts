@@ -53,7 +53,7 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
     case 'subscribe': {
       const { channel, since } = frame;
       if (!channelAllowed(claims.subscribe, channel)) throw new ProtocolError('FORBIDDEN_SUBSCRIBE', channel);
-      const presence = frame.presence === true;
+      const { presence } = frame;
       let answer: AckFrame;
       if (since) {
         const release = await deps.admission.acquireReplaySlot(connectionId);
@@ -69,7 +69,10 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
         const position = Object.fromEntries(Object.entries(known).map(([origin, { seq }]) => [origin, seq]));
         answer = { type: 'ack', action: 'subscribe', channel, position, ...ref };
       }
-      if (presence) await publishPresence(deps.publisher, channel, 'join', { sub: claims.sub, connectionId, region: deps.publisher.region });
+      if (presence) {
+        const member = { sub: claims.sub, connectionId, region: deps.publisher.region, ...(typeof presence === 'object' && { data: presence.data }) };
+        await publishPresence(deps.publisher, channel, 'join', member);
+      }
       return answer;
     }
     case 'unsubscribe': {

@@ -1,7 +1,7 @@
 import type { ConnectionStore } from './connection-store';
 import { gapExpired, tailExpired, type HistoryRetention, type MessageHistory, type SequencedEnvelope } from './history';
 import type { ConnectionPoster } from './poster';
-import { envelopeFrame, type MissingRange, type RecoveryVector } from './protocol';
+import { envelopeFrame, type MissingRange, type PresenceRequest, type RecoveryVector } from './protocol';
 
 export interface RecoveryDeps extends HistoryRetention {
   store: ConnectionStore;
@@ -57,7 +57,7 @@ export async function subscribeWithRecovery(
   channel: string,
   subject: string,
   since: RecoveryVector,
-  presence: boolean,
+  presence: PresenceRequest,
 ): Promise<RecoveryResult> {
   const cursor: RecoveryVector = Object.fromEntries(deps.regions.map((region) => [region, since[region] ?? 0]));
   const started = Date.now();
