@@ -36,7 +36,7 @@ export async function readHistory(deps: HistoryReadDeps, frame: Pick<HistoryFram
 }
 
 /** One origin's stored messages after `from`, oldest first; `complete` when they reach the newest it stores. */
-export interface OriginStream {
+interface OriginStream {
   origin: string;
   from: number;
   entries: SequencedEnvelope[];
@@ -91,7 +91,7 @@ interface PageInput {
 }
 
 /** Walks the streams oldest first into one page, within the count and byte limits: pure. */
-export function historyPage(deps: Omit<HistoryReadDeps, 'history' | 'regions'>, { channel, ref, limit, streams, counters }: PageInput): HistoryPageFrame {
+function historyPage(deps: Omit<HistoryReadDeps, 'history' | 'regions'>, { channel, ref, limit, streams, counters }: PageInput): HistoryPageFrame {
   const now = (deps.now ?? Date.now)();
   const position: RecoveryVector = Object.fromEntries(streams.map((s) => [s.origin, s.from]));
   const messages: MessageFrame[] = [];
@@ -105,7 +105,10 @@ export function historyPage(deps: Omit<HistoryReadDeps, 'history' | 'regions'>, 
   /** Adds an item if it fits (a page's first always does: that is progress); the comma is counted too. */
   const add = <T>(items: T[], item: T): boolean => {
     const size = byteLength(item) + 1;
-    if (bytes + size > deps.maxMessageBytes && messages.length + missing.length > 0) return !(full = true);
+    if (bytes + size > deps.maxMessageBytes && messages.length + missing.length > 0) {
+      full = true;
+      return false;
+    }
     bytes += size;
     items.push(item);
     return true;
