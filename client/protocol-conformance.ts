@@ -16,6 +16,8 @@ const _sameFrames: [
   Same<client.MessageFrame, server.MessageFrame>,
   Same<client.PresenceEventFrame, server.PresenceEventFrame>,
   Same<client.MembersFrame, server.MembersFrame>,
+  Same<client.HistoryPageFrame, server.HistoryPageFrame>,
+  Same<client.PresenceMember, server.PresenceMember>,
   Same<client.BatchFrame, server.BatchFrame>,
   Same<client.ErrorFrame, server.ErrorFrame>,
   Same<client.PongFrame, server.PongFrame>,
@@ -26,5 +28,5 @@ const _sameFrames: [
   Same<client.ClientFrame['action'], server.ClientFrame['action']>,
   client.ClientFrame extends z.input<typeof server.ClientFrameSchema> ? true : never,
   Same<typeof client.UNAUTHORIZED_CODE, (typeof ERRORS)['UNAUTHORIZED']['code']>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void _sameFrames;

@@ -37,5 +37,6 @@ export function configEnvironment(
     TOKEN_MAX_LIFETIME_SECONDS: String(config.auth.maxTokenLifetimeSeconds),
     TOKEN_CLOCK_TOLERANCE_SECONDS: String(config.auth.clockToleranceSeconds),
     MAX_BATCH_FRAME_BYTES: String(limits.maxFrameBytes),
+    MAX_MESSAGE_BYTES: String(limits.maxMessageBytes),
   };
 }

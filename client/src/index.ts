@@ -5,6 +5,8 @@ export {
   type ClientErrorCode,
   type ConnectionState,
   type ConnectionStateChange,
+  type HistoryOptions,
+  type HistoryResult,
   type Message,
   type PublishOptions,
   type PublishRetryEvent,

@@ -18,7 +18,8 @@ export interface SubscribeFrame {
   action: 'subscribe';
   channel: string;
   since?: RecoveryVector;
-  presence?: boolean;
+  /** Enter the presence set; `{data}` (JSON, at most 1 KB serialized) is shown in member lists and join events. */
+  presence?: boolean | { data: JsonValue };
   ref?: string | number;
 }
 
@@ -45,12 +46,22 @@ export interface PresenceFrame {
   ref?: string | number;
 }
 
+/** `since` alone: the messages after it, a page at a time; `limit` alone: the last `limit`; both: at most `limit` after `since`. */
+export interface HistoryFrame {
+  action: 'history';
+  channel: string;
+  since?: RecoveryVector;
+  /** 1 to 100. */
+  limit?: number;
+  ref?: string | number;
+}
+
 export interface PingFrame {
   action: 'ping';
   ref?: string | number;
 }
 
-export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PublishFrame | PresenceFrame | PingFrame;
+export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PublishFrame | PresenceFrame | HistoryFrame | PingFrame;
 
 // ---- Server frames ----
 
@@ -99,6 +110,8 @@ export interface PresenceMember {
   sub: string;
   connectionId: string;
   region: string;
+  /** What the member set at subscribe (`presence: {data}`); leave events omit it. */
+  data?: JsonValue;
 }
 
 /** A member joined or left a channel (ephemeral: never stored, droppable under load). */
@@ -117,6 +130,21 @@ export interface MembersFrame {
   members: PresenceMember[];
   /** Present when more members follow: send it back as `cursor`. */
   next?: string;
+  ref?: string | number;
+}
+
+/** Answer to the history action: one page of the region's stored messages of a channel. */
+export interface HistoryPageFrame {
+  type: 'history';
+  channel: string;
+  /** Oldest first: in seq order per origin, by ts across origins. */
+  messages: MessageFrame[];
+  /** Seqs the page passed over or stopped at: `expired` ones are gone for good, `not-replicated` ones are not in this region yet (ask again later). */
+  missing: MissingRange[];
+  /** Where the page ends per origin: `since` for the next page, or for a subscribe that continues from it. */
+  position: RecoveryVector;
+  /** More stored messages follow now: ask again with `since` = `position`. */
+  hasMore: boolean;
   ref?: string | number;
 }
 
@@ -146,7 +174,7 @@ export interface PongFrame {
   connectionId: string;
 }
 
-export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame | PresenceEventFrame | MembersFrame | BatchFrame;
+export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame | PresenceEventFrame | MembersFrame | HistoryPageFrame | BatchFrame;
 
 /** The catalogue's code for missing or invalid credentials (lambdas/core/errors.ts UNAUTHORIZED). */
 export const UNAUTHORIZED_CODE = 4010;

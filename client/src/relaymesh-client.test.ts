@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MessageFrame } from './protocol.js';
+import type { MessageFrame, PresenceEventFrame as PresenceEvent } from './protocol.js';
 import { RelaymeshClient, RelaymeshError, type ConnectionState, type ConnectionStateChange, type PublishRetryEvent, type RecoveryEvent, type RelaymeshClientOptions } from './relaymesh-client.js';
 import type { Gap } from './stream-order.js';
 
@@ -692,6 +692,107 @@ describe('RelaymeshClient against a scripted server', () => {
     expect(await second).toMatchObject({ code: 5000, retryable: true });
     await until(() => events.errors.length === 1);
     expect(events.errors[0]).toMatchObject({ code: 5000 });
+  });
+
+  /** A history page answering `frame`. */
+  const historyPage = (frame: Received, messages: object[], rest: { missing?: object[]; position: object; hasMore?: boolean }) => ({
+    type: 'history',
+    channel: frame.channel,
+    messages,
+    missing: [],
+    hasMore: false,
+    ref: frame.ref,
+    ...rest,
+  });
+
+  it('history({ limit }) asks for the last N in one request and returns the messages oldest first, typed, with the position they end at', async () => {
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action === 'history') send(historyPage(frame, [messageFrame(US, 4), messageFrame(EU, 2), messageFrame(US, 5)], { position: { [US]: 5, [EU]: 2 } }));
+    });
+    await connect(url);
+    const typed = client as unknown as RelaymeshClient<{ 'room:1': string }>;
+    const result = await typed.history('room:1', { limit: 3 });
+    const data: string[] = result.messages.map((m) => m.data);
+    expect(data).toEqual([`${US}-4`, `${EU}-2`, `${US}-5`]);
+    expect(result).toMatchObject({ missing: [], position: { [US]: 5, [EU]: 2 } });
+    expect(received).toEqual([{ action: 'history', channel: 'room:1', limit: 3, ref: expect.any(String) }]);
+  });
+
+  it('history({ since }) follows hasMore from each page\'s position until every message is in', async () => {
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action !== 'history') return;
+      const after = frame.since[US] ?? 0;
+      const seqs = [after + 1, after + 2].filter((seq) => seq <= 5);
+      send(historyPage(frame, seqs.map((seq) => messageFrame(US, seq)), { position: { [US]: seqs.at(-1) ?? after }, hasMore: seqs.at(-1)! < 5 }));
+    });
+    await connect(url);
+    const result = await client!.history('room:1', { since: { [US]: 0 } });
+    expect(result.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(result.position).toEqual({ [US]: 5 });
+    expect(received.map((f) => f.since)).toEqual([{ [US]: 0 }, { [US]: 2 }, { [US]: 4 }]);
+  });
+
+  it('history({ limit }) cut into pages by size asks each next page for only what is left of the limit', async () => {
+    const { url, received } = await serve((frame, { send }) => {
+      if (frame.action !== 'history') return;
+      if (!frame.since) return send(historyPage(frame, [messageFrame(US, 7)], { position: { [US]: 7 }, hasMore: true }));
+      send(historyPage(frame, [messageFrame(US, 8), messageFrame(US, 9)], { position: { [US]: 9 } }));
+    });
+    await connect(url);
+    const result = await client!.history('room:1', { limit: 3 });
+    expect(result.messages.map((m) => m.seq)).toEqual([7, 8, 9]);
+    expect(received.map(({ since, limit }) => ({ since, limit }))).toEqual([{ limit: 3 }, { since: { [US]: 7 }, limit: 2 }]);
+  });
+
+  it('history reports every expired range, and a not-replicated range only while the history still stops at it', async () => {
+    const expired = { origin: US, from: 2, to: 3, reason: 'expired' };
+    const { url } = await serve((frame, { send }) => {
+      if (frame.action !== 'history') return;
+      if (frame.since[US] === 1) {
+        // EU stops at a gap that fills before the next page; US goes on past an expired range.
+        return send(historyPage(frame, [messageFrame(US, 4)], { missing: [expired, { origin: EU, from: 1, to: 2, reason: 'not-replicated' }], position: { [US]: 4, [EU]: 0 }, hasMore: true }));
+      }
+      send(historyPage(frame, [messageFrame(EU, 1), messageFrame(EU, 2)], { missing: [{ origin: EU, from: 3, to: 3, reason: 'not-replicated' }], position: { [US]: 4, [EU]: 2 } }));
+    });
+    await connect(url);
+    const result = await client!.history('room:1', { since: { [US]: 1, [EU]: 0 } });
+    expect(result.messages.map((m) => m.id)).toEqual([`${US}-4`, `${EU}-1`, `${EU}-2`]);
+    expect(result.missing).toEqual([expired, { origin: EU, from: 3, to: 3, reason: 'not-replicated' }]);
+  });
+
+  it('history refuses options that are not { since } or { limit: 1-100 } before sending anything', async () => {
+    const { url, received } = await serve(() => {});
+    await connect(url);
+    for (const options of [{ limit: 0 }, { limit: 101 }, { limit: 2.5 }, { since: { 'US EAST': 1 } }, { since: {}, limit: 5 }, {}]) {
+      await expect(client!.history('room:1', options as never)).rejects.toThrow(/Invalid history options: needs \{ since: a recovery vector \} or \{ limit: 1 to 100 \}/);
+    }
+    expect(received).toEqual([]);
+  });
+
+  it('history rejects with the coded error of a refused page', async () => {
+    const { url } = await serve((frame, { send }) => send({ type: 'error', code: 4301, message: 'Token does not allow subscribing to this channel', retryable: false, ref: frame.ref }));
+    await connect(url);
+    await expect(client!.history('room:1', { limit: 5 })).rejects.toMatchObject({ code: 4301, retryable: false });
+  });
+
+  it('subscribes with presence data, sends it again on the resubscribe after a reconnect, and hands over members and join events with their data', async () => {
+    const ada = { sub: 'ada', connectionId: 'c1', region: US, data: { name: 'Ada' } };
+    const { url, received } = await serve((frame, { send, socket, index }) => {
+      if (frame.action === 'subscribe') {
+        send(ack(frame, frame.since ? { recovered: true, missing: [], position: { [US]: 0 } } : { position: { [US]: 0 } }));
+        send({ type: 'presence', event: 'join', channel: 'room:1', member: ada, ts: 1 });
+        if (index === 0) setTimeout(() => socket.terminate(), 10);
+      }
+      if (frame.action === 'presence') send({ type: 'members', channel: 'room:1', members: [ada, { sub: 'bob', connectionId: 'c2', region: EU }], ref: frame.ref });
+    });
+    await connect(url);
+    const joins: PresenceEvent[] = [];
+    await client!.subscribe('room:1', () => {}, { presence: { data: { name: 'Ada' } }, onPresence: (event) => joins.push(event) });
+    await until(() => received.filter((f) => f.action === 'subscribe').length === 2);
+    expect(received.filter((f) => f.action === 'subscribe').map((f) => f.presence)).toEqual([{ data: { name: 'Ada' } }, { data: { name: 'Ada' } }]);
+    await until(() => joins.length === 2);
+    expect(joins[0]!.member).toEqual(ada);
+    expect(await client!.presence('room:1')).toEqual([ada, { sub: 'bob', connectionId: 'c2', region: EU }]);
   });
 
   it('reports a frame of a type it does not know via error, and fails the request it answers at once instead of by timeout', async () => {

@@ -5,6 +5,8 @@ import {
   type AckFrame,
   type ClientFrame,
   type ErrorFrame,
+  type HistoryFrame,
+  type HistoryPageFrame,
   type JsonValue,
   type MembersFrame,
   type MessageFrame,
@@ -13,6 +15,7 @@ import {
   type PresenceEventFrame,
   type PresenceMember,
   type RecoveryVector,
+  type SubscribeFrame,
 } from './protocol.js';
 import { classifyPreOpenFailure, type PreOpenFailure } from './refusal.js';
 import { parseServerFrame, type GatewayAnswer, type UnreadableFrame } from './server-frames.js';
@@ -156,6 +159,30 @@ const ConnectAnswerSchema = z.looseObject({ websocketUrl: z.string().check(z.min
 /** The protocol's recovery vector, checked before it is sent. */
 const SinceSchema = z.record(z.string().check(z.regex(/^[a-z0-9-]{1,32}$/, 'must be a region name')), z.int().check(z.nonnegative()));
 
+/** The history action's largest page, and so the most `limit` may ask for. */
+const MAX_HISTORY_LIMIT = 100;
+
+const HistoryOptionsSchema = z.union([
+  z.strictObject({ since: SinceSchema }),
+  z.strictObject({ limit: z.int().check(z.minimum(1), z.maximum(MAX_HISTORY_LIMIT)) }),
+]);
+
+/** `{ since }`: every stored message after that vector; `{ limit }`: the last `limit` (1-100) across origins. */
+export type HistoryOptions = { since: RecoveryVector } | { limit: number };
+
+/** A channel's stored messages in the connected region. */
+export interface HistoryResult<T = JsonValue> {
+  /** Oldest first (newest last): in seq order per origin, by time across origins. */
+  messages: Message<T>[];
+  /**
+   * Seqs not among the messages: `expired` ones are gone for good; `not-replicated` ones are
+   * not in the connected region yet (ask again later from `position`).
+   */
+  missing: MissingRange[];
+  /** Where the messages end per origin: `since` for a later history() or subscribe() that continues without a gap. */
+  position: RecoveryVector;
+}
+
 /** The answer to one subscribe with `since`, as the server gave it. */
 export interface RecoveryEvent {
   channel: string;
@@ -196,8 +223,8 @@ export interface RelaymeshClientEvents {
 }
 
 export interface SubscribeOptions {
-  /** Enter the channel's presence set. */
-  presence?: boolean;
+  /** Enter the channel's presence set; `{ data }` (JSON, at most 1 KB serialized) shows in member lists and join events. */
+  presence?: boolean | { data: JsonValue };
   /** Join and leave events of the channel's members. */
   onPresence?: (event: PresenceEventFrame) => void;
   /**
@@ -220,7 +247,7 @@ export interface PublishOptions {
   class?: 'critical' | 'ephemeral';
 }
 
-type Answer = AckFrame | MembersFrame | PongFrame;
+type Answer = AckFrame | MembersFrame | HistoryPageFrame | PongFrame;
 
 interface PendingRequest {
   resolve: (frame: Answer) => void;
@@ -231,7 +258,8 @@ interface PendingRequest {
 interface ChannelEntry {
   channel: string;
   handler: (message: MessageFrame<any>) => void;
-  presence: boolean;
+  /** Sent again with every resubscribe: a new connection enters the presence set anew. */
+  presence: SubscribeFrame['presence'];
   onPresence?: (event: PresenceEventFrame) => void;
   /** From `since`, or else from the subscribe ack's position; until then messages wait in `early`. */
   stream?: ChannelStream;
@@ -372,7 +400,7 @@ export class RelaymeshClient<Channels extends ChannelTypes = Record<string, Json
     const entry: ChannelEntry = {
       channel,
       handler,
-      presence: options.presence ?? false,
+      presence: options.presence,
       onPresence: options.onPresence,
       early: [],
       confirmed: false,
@@ -390,7 +418,7 @@ export class RelaymeshClient<Channels extends ChannelTypes = Record<string, Json
         void this.recover(entry, 'now');
         await acknowledged;
       } else {
-        const ack = (await this.request({ action: 'subscribe', channel, ...(entry.presence && { presence: true }) })) as AckFrame;
+        const ack = (await this.request({ action: 'subscribe', channel, ...(entry.presence && { presence: entry.presence }) })) as AckFrame;
         entry.stream = this.createStream(entry, ack.position ?? {});
         entry.confirmed = true;
         for (const message of entry.early.splice(0)) entry.stream.push(message);
@@ -437,6 +465,37 @@ export class RelaymeshClient<Channels extends ChannelTypes = Record<string, Json
       cursor = page.next;
     } while (cursor !== undefined);
     return members;
+  }
+
+  /**
+   * The channel's stored messages in the connected region, following the server's pages (each
+   * within API Gateway's 128 KB message quota) until all are in. Needs a token that may
+   * subscribe to the channel. Rejects with the RelaymeshError of a page that failed (reading
+   * has no effect, so a retryable one may simply be tried again).
+   */
+  async history<C extends keyof Channels & string>(channel: C, options: HistoryOptions): Promise<HistoryResult<Channels[C]>> {
+    const parsed = validate(HistoryOptionsSchema, options, 'options');
+    if ('problem' in parsed) throw new TypeError(`Invalid history options: needs { since: a recovery vector } or { limit: 1 to ${MAX_HISTORY_LIMIT} } (${parsed.problem})`);
+    const wanted = 'limit' in parsed.data ? parsed.data.limit : undefined;
+    const messages: Message<Channels[C]>[] = [];
+    const expired: MissingRange[] = [];
+    /** Per origin, the latest range the origin's part of a page stopped at. */
+    const stoppedAt = new Map<string, MissingRange>();
+    let frame: HistoryFrame = { action: 'history', channel, ...parsed.data };
+    for (;;) {
+      const page = (await this.request(frame)) as HistoryPageFrame;
+      messages.push(...(page.messages as Message<Channels[C]>[]));
+      for (const range of page.missing) {
+        if (range.reason === 'expired') expired.push(range);
+        else stoppedAt.set(range.origin, range);
+      }
+      const { position } = page;
+      if (!page.hasMore || (wanted !== undefined && messages.length >= wanted)) {
+        // A range a later page went past filled meanwhile: it is missing no more.
+        return { messages, missing: [...expired, ...[...stoppedAt.values()].filter((range) => range.from > (position[range.origin] ?? 0))], position };
+      }
+      frame = { action: 'history', channel, since: position, ...(wanted !== undefined && { limit: wanted - messages.length }) };
+    }
   }
 
   /** Closes for good: pending requests reject, subscriptions end, nothing reconnects (until connect() again). */
@@ -706,7 +765,7 @@ export class RelaymeshClient<Channels extends ChannelTypes = Record<string, Json
   private async resubscribeOnce(entry: ChannelEntry): Promise<NextFetch> {
     const stream = entry.stream!;
     const since = stream.vector();
-    const frame = { action: 'subscribe', channel: entry.channel, since, ...(entry.presence && { presence: true }) } as const;
+    const frame = { action: 'subscribe', channel: entry.channel, since, ...(entry.presence && { presence: entry.presence }) } as const;
     const ack = (await this.request(frame, this.options.recoveryTimeoutMs)) as AckFrame;
     if (this.channels.get(entry.channel) !== entry) return 'done';
     entry.confirmed = true;
@@ -820,6 +879,7 @@ export class RelaymeshClient<Channels extends ChannelTypes = Record<string, Json
         return frame.frames.forEach((inner) => this.route(inner));
       case 'ack':
       case 'members':
+      case 'history':
       case 'pong':
         this.settle(frame.ref, (request) => request.resolve(frame));
         return;

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import type { AckFrame, ErrorFrame, MembersFrame, MessageFrame, PongFrame, PresenceEventFrame, ServerFrame } from './protocol.js';
+import type { AckFrame, ErrorFrame, HistoryPageFrame, JsonValue, MembersFrame, MessageFrame, PongFrame, PresenceEventFrame, ServerFrame } from './protocol.js';
 import { validate } from './validation.js';
 
 /**
@@ -23,7 +23,8 @@ const MessageFrameSchema = z.looseObject({
   seq: z.optional(PositiveInt),
 });
 
-const PresenceMemberSchema = z.looseObject({ sub: z.string(), connectionId: z.string(), region: z.string() });
+// Member data is any JSON the member set: the server checked it, and the app reads it.
+const PresenceMemberSchema = z.looseObject({ sub: z.string(), connectionId: z.string(), region: z.string(), data: z.optional(z.custom<JsonValue>()) });
 
 const PresenceEventFrameSchema = z.looseObject({
   type: z.literal('presence'),
@@ -60,6 +61,15 @@ const ServerFrameSchema = z.discriminatedUnion('type', [
   AckFrameSchema,
   z.looseObject({ type: z.literal('batch'), frames: z.array(z.discriminatedUnion('type', [MessageFrameSchema, PresenceEventFrameSchema])) }),
   z.looseObject({ type: z.literal('members'), channel: z.string(), members: z.array(PresenceMemberSchema), next: z.optional(z.string()), ref: z.optional(RefSchema) }),
+  z.looseObject({
+    type: z.literal('history'),
+    channel: z.string(),
+    messages: z.array(MessageFrameSchema),
+    missing: z.array(MissingRangeSchema),
+    position: VectorSchema,
+    hasMore: z.boolean(),
+    ref: z.optional(RefSchema),
+  }),
   z.looseObject({ type: z.literal('pong'), ts: z.number(), connectionId: z.string(), ref: z.optional(RefSchema) }),
   z.looseObject({
     type: z.literal('error'),
@@ -80,9 +90,10 @@ const _conforms: [
   Extract<Parsed, { type: 'presence' }> extends PresenceEventFrame ? true : never,
   Extract<Parsed, { type: 'ack' }> extends AckFrame ? true : never,
   Extract<Parsed, { type: 'members' }> extends MembersFrame ? true : never,
+  Extract<Parsed, { type: 'history' }> extends HistoryPageFrame ? true : never,
   Extract<Parsed, { type: 'pong' }> extends PongFrame ? true : never,
   Extract<Parsed, { type: 'error' }> extends ErrorFrame ? true : never,
-] = [true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true];
 void _conforms;
 
 /**

@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import * as z from './zod';
 import { ProtocolError } from './errors';
-import type { PresenceMember } from './protocol';
+import type { JsonValue } from './json-data';
+import type { PresenceMember, PresenceRequest } from './protocol';
 import { channelRegionKey, connectionsTable, presenceKey, presenceTable, subscriptionsTable } from './tables';
 
 export interface ConnectionStoreOptions {
@@ -59,6 +60,8 @@ export class ConnectionStore {
    * Subscribes a connection, in one transaction with the connection item: the subscription
    * (and its presence item) exist only if the connection was live and not being removed at
    * that instant, so a subscribe racing `$disconnect` can never leave an orphan (see `remove`).
+   * `presence` as the subscribe frame gives it: `{data}` is kept on the presence item as JSON
+   * text (any JSON survives, as in history) for member lists to return.
    * With `replay` the subscription starts in the replaying state until `replay.leaseUntil`
    * (epoch ms): delivery workers hold back sequenced messages for it until the router's
    * replay hands over with `finishReplay`, or the lease runs out.
@@ -67,10 +70,11 @@ export class ConnectionStore {
     connectionId: string,
     channel: string,
     subject: string,
-    options: { presence?: boolean; replay?: { since: Record<string, number>; leaseUntil: number } } = {},
+    options: { presence?: PresenceRequest; replay?: { since: Record<string, number>; leaseUntil: number } } = {},
   ): Promise<void> {
     const { connectionsTableName, subscriptionsTableName, presenceTableName, region, connectionTtlSeconds, maxSubscriptionsPerConnection } = this.options;
-    const presence = options.presence === true;
+    const presence = options.presence !== undefined && options.presence !== false;
+    const presenceData = typeof options.presence === 'object' ? { [PRESENCE_DATA]: JSON.stringify(options.presence.data) } : {};
     const expiresAt = nowSeconds() + connectionTtlSeconds;
     const member = { sub: subject, region, [subscriptionsTable.timeToLiveAttribute]: expiresAt };
     try {
@@ -103,7 +107,7 @@ export class ConnectionStore {
               },
             },
             presence
-              ? { Put: { TableName: presenceTableName, Item: { ...this.presenceItemKey(channel, connectionId), ...member } } }
+              ? { Put: { TableName: presenceTableName, Item: { ...this.presenceItemKey(channel, connectionId), ...member, ...presenceData } } }
               : { Delete: { TableName: presenceTableName, Key: this.presenceItemKey(channel, connectionId) } },
           ],
         }),
@@ -210,9 +214,7 @@ export class ConnectionStore {
           ExclusiveStartKey: position.key,
         }),
       );
-      for (const item of page.Items ?? []) {
-        members.push({ sub: item.sub as string, connectionId: item[presenceTable.sortKey.name] as string, region: item.region as string });
-      }
+      for (const item of page.Items ?? []) members.push(toPresenceMember(item));
       position = page.LastEvaluatedKey
         ? { region: position.region, key: page.LastEvaluatedKey as PresenceCursor['key'] }
         : position.region + 1 < regions.length
@@ -358,6 +360,16 @@ export interface Subscriber {
   replayUntil?: number;
   /** While replaying: the highest seq per origin a worker held back. */
   skipped?: Record<string, number>;
+}
+
+/** The presence item's attribute holding the member's data as JSON text. */
+const PRESENCE_DATA = 'data';
+
+function toPresenceMember(item: Record<string, unknown>): PresenceMember {
+  const member = { sub: item.sub as string, connectionId: item[presenceTable.sortKey.name] as string, region: item.region as string };
+  const data = item[PRESENCE_DATA];
+  // Written by `subscribe` from JSON.stringify, so it parses.
+  return typeof data === 'string' ? { ...member, data: JSON.parse(data) as JsonValue } : member;
 }
 
 /** Set on a connection item by `remove`: no subscribe may commit after it. */

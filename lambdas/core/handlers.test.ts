@@ -8,6 +8,7 @@ const ENV = {
   AWS_REGION: 'eu-west-1',
   CONNECTIONS_TABLE: 'c',
   SUBSCRIPTIONS_TABLE: 's',
+  PRESENCE_TABLE: 'p',
   SEQUENCES_TABLE: 'q',
   HISTORY_TABLE: 'h',
   DEDUP_TABLE: 'd',

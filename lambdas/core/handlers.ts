@@ -124,6 +124,7 @@ export function createMessageRouterHandler(runtime: MeteredRuntime<'dynamo' | 's
   const { env } = runtime;
   const store = connectionStore(runtime);
   const publisher = publisherOptions(runtime);
+  const retention = { historySettleMs: env.HISTORY_SETTLE_SECONDS * 1000, historyMaxPerChannel: env.HISTORY_MAX_PER_CHANNEL };
   const deps = {
     store,
     publisher,
@@ -143,14 +144,14 @@ export function createMessageRouterHandler(runtime: MeteredRuntime<'dynamo' | 's
       regions: env.REGIONS,
       maxReplay: env.MAX_REPLAY,
       replicationWaitMs: env.REPLICATION_WAIT_MS,
-      historySettleMs: env.HISTORY_SETTLE_SECONDS * 1000,
-      historyMaxPerChannel: env.HISTORY_MAX_PER_CHANNEL,
+      ...retention,
       replayLeaseMs: REPLAY_LEASE_MS,
       replayBudgetMs: REPLAY_BUDGET_MS,
       log: runtime.log,
       metrics: runtime.metrics,
     },
     log: runtime.log,
+    history: { history: publisher.history, regions: env.REGIONS, ...retention, maxMessageBytes: env.MAX_MESSAGE_BYTES },
   };
   return loggedInvocations(runtime.log, (event: RouterEvent): Promise<APIGatewayProxyResultV2> => routeMessage(deps, event), connectionOf);
 }

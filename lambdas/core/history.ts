@@ -29,6 +29,30 @@ export class ClaimLost extends Error {
   override readonly name = 'ClaimLost';
 }
 
+/**
+ * How long and how much history a channel keeps: what tells seqs a region's history lacks
+ * because they are gone for good (`expired`) from seqs still on their way to it.
+ */
+export interface HistoryRetention {
+  /**
+   * Past this age a message is in every region's history (replication has settled), so a gap
+   * below a message this old, or behind a counter this old, expired (TTL or the per-channel cap).
+   */
+  historySettleMs: number;
+  /** The origin keeps this many messages per channel: seqs this far behind its counter are trimmed. */
+  historyMaxPerChannel: number;
+}
+
+/** Whether the seqs missing just below the stored message `above` expired, given the origin's counter. */
+export function gapExpired(retention: HistoryRetention, above: Pick<SequencedEnvelope, 'seq' | 'ts'>, counterSeq: number, now = Date.now()): boolean {
+  return above.ts < now - retention.historySettleMs || above.seq - 1 <= counterSeq - retention.historyMaxPerChannel;
+}
+
+/** Whether the seqs above all that is stored, up to a counter last moved at `counterUpdatedAt`, expired rather than still replicating. */
+export function tailExpired(retention: HistoryRetention, counterUpdatedAt: number, now = Date.now()): boolean {
+  return counterUpdatedAt < now - retention.historySettleMs;
+}
+
 /** Tries of the optimistic seq transaction before the publish is answered "retry". */
 const MAX_SEQUENCE_ATTEMPTS = 8;
 /** Counters remembered per instance, so a hot channel's next publish skips the read. */
@@ -158,7 +182,16 @@ export class MessageHistory {
   }
 
   /** Stored, unexpired messages of (channel, origin) with seq > `after`, oldest first, at most `limit`. */
-  async after(channel: string, origin: string, after: number, limit: number): Promise<SequencedEnvelope[]> {
+  after(channel: string, origin: string, after: number, limit: number): Promise<SequencedEnvelope[]> {
+    return this.query(channel, origin, limit, { after });
+  }
+
+  /** The newest stored, unexpired messages of (channel, origin), newest first, at most `limit`. */
+  latest(channel: string, origin: string, limit: number): Promise<SequencedEnvelope[]> {
+    return this.query(channel, origin, limit, 'newest');
+  }
+
+  private async query(channel: string, origin: string, limit: number, range: { after: number } | 'newest'): Promise<SequencedEnvelope[]> {
     const envelopes: SequencedEnvelope[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     const nowSeconds = Math.floor(Date.now() / 1000);
@@ -166,9 +199,10 @@ export class MessageHistory {
       const page = await this.options.dynamo.send(
         new QueryCommand({
           TableName: this.options.historyTableName,
-          KeyConditionExpression: '#pk = :pk AND #seq > :after',
-          ExpressionAttributeNames: { '#pk': historyTable.partitionKey, '#seq': historyTable.sortKey.name },
-          ExpressionAttributeValues: { ':pk': channelOriginKey(channel, origin), ':after': after },
+          KeyConditionExpression: range === 'newest' ? '#pk = :pk' : '#pk = :pk AND #seq > :after',
+          ExpressionAttributeNames: { '#pk': historyTable.partitionKey, ...(range !== 'newest' && { '#seq': historyTable.sortKey.name }) },
+          ExpressionAttributeValues: { ':pk': channelOriginKey(channel, origin), ...(range !== 'newest' && { ':after': range.after }) },
+          ScanIndexForward: range !== 'newest',
           ConsistentRead: true,
           Limit: limit - envelopes.length,
           ExclusiveStartKey,

@@ -4,6 +4,7 @@ import type { Admission } from './admission';
 import type { ConnectionStore } from './connection-store';
 import { ProtocolError } from './errors';
 import type { Log } from './log';
+import { readHistory, type HistoryReadDeps } from './history-read';
 import { errorFrame, parseClientFrame, type AckFrame, type ClientFrame, type ServerFrame } from './protocol';
 import { publishEvent, publishPresence, type PublisherOptions } from './publisher';
 import { subscribeWithRecovery, type RecoveryDeps } from './recovery';
@@ -14,6 +15,7 @@ export interface MessageRouterDeps {
   publisher: PublisherOptions;
   recovery: RecoveryDeps;
   log: Log;
+  history: HistoryReadDeps;
 }
 
 /** The part of a WebSocket MESSAGE event the router reads. */
@@ -53,7 +55,7 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
     case 'subscribe': {
       const { channel, since } = frame;
       if (!channelAllowed(claims.subscribe, channel)) throw new ProtocolError('FORBIDDEN_SUBSCRIBE', channel);
-      const presence = frame.presence === true;
+      const { presence } = frame;
       let answer: AckFrame;
       if (since) {
         const release = await deps.admission.acquireReplaySlot(connectionId);
@@ -69,7 +71,10 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
         const position = Object.fromEntries(Object.entries(known).map(([origin, { seq }]) => [origin, seq]));
         answer = { type: 'ack', action: 'subscribe', channel, position, ...ref };
       }
-      if (presence) await publishPresence(deps.publisher, channel, 'join', { sub: claims.sub, connectionId, region: deps.publisher.region });
+      if (presence) {
+        const member = { sub: claims.sub, connectionId, region: deps.publisher.region, ...(typeof presence === 'object' && { data: presence.data }) };
+        await publishPresence(deps.publisher, channel, 'join', member);
+      }
       return answer;
     }
     case 'unsubscribe': {
@@ -87,6 +92,9 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
       const page = await deps.store.members(frame.channel, deps.recovery.regions, frame.limit, frame.cursor);
       return { type: 'members', channel: frame.channel, ...page, ...ref };
     }
+    case 'history':
+      if (!channelAllowed(claims.subscribe, frame.channel)) throw new ProtocolError('FORBIDDEN_SUBSCRIBE', frame.channel);
+      return readHistory(deps.history, frame);
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ERRORS } from './errors';
-import { EnvelopeSchema, errorFrame, envelopeFrame, parseClientFrame } from './protocol';
+import { EnvelopeSchema, MAX_PRESENCE_DATA_BYTES, errorFrame, envelopeFrame, parseClientFrame } from './protocol';
 
 const rejectionCode = (raw: string) => {
   const result = parseClientFrame(raw);
@@ -28,6 +28,38 @@ describe('parseClientFrame', () => {
     });
   });
 
+  it('accepts a history request by since, by limit, or both', () => {
+    expect(parseClientFrame('{"action":"history","channel":"room:1","since":{"us-east-1":4}}')).toEqual({
+      frame: { action: 'history', channel: 'room:1', since: { 'us-east-1': 4 } },
+    });
+    expect(parseClientFrame('{"action":"history","channel":"room:1","limit":100,"ref":"h"}')).toEqual({ frame: { action: 'history', channel: 'room:1', limit: 100, ref: 'h' } });
+    expect(parseClientFrame('{"action":"history","channel":"room:1","since":{},"limit":5}')).toEqual({ frame: { action: 'history', channel: 'room:1', since: {}, limit: 5 } });
+  });
+
+  it('refuses a history request with neither since nor limit with the coded 4002 naming both, and echoes its ref', () => {
+    const result = parseClientFrame('{"action":"history","channel":"room:1","ref":"h9"}');
+    expect(result).toEqual({ rejection: { error: expect.objectContaining({ code: ERRORS.INVALID_FRAME.code, message: expect.stringMatching(/since.*limit/) }), ref: 'h9' } });
+  });
+
+  it('accepts presence with member data at subscribe, and keeps presence: true', () => {
+    expect(parseClientFrame('{"action":"subscribe","channel":"room:1","presence":{"data":{"name":"Ada","status":null}}}')).toEqual({
+      frame: { action: 'subscribe', channel: 'room:1', presence: { data: { name: 'Ada', status: null } } },
+    });
+    expect(parseClientFrame('{"action":"subscribe","channel":"room:1","presence":{"data":null}}')).toEqual({
+      frame: { action: 'subscribe', channel: 'room:1', presence: { data: null } },
+    });
+    expect(parseClientFrame('{"action":"subscribe","channel":"room:1","presence":true}')).toEqual({ frame: { action: 'subscribe', channel: 'room:1', presence: true } });
+  });
+
+  it('refuses presence data over 1 KB with 4004 and data JSON would change with 4005, naming presence.data', () => {
+    const large = parseClientFrame(`{"action":"subscribe","channel":"a","presence":{"data":"${'x'.repeat(MAX_PRESENCE_DATA_BYTES)}"},"ref":1}`);
+    expect(large).toEqual({ rejection: { error: expect.objectContaining({ code: ERRORS.DATA_TOO_LARGE.code, message: expect.stringMatching(/presence\.data: 1026 bytes, limit 1024/) }), ref: 1 } });
+    expect(rejectionCode(`{"action":"subscribe","channel":"a","presence":{"data":"${'x'.repeat(MAX_PRESENCE_DATA_BYTES - 2)}"}}`)).toBeUndefined();
+    const deep = parseClientFrame(`{"action":"subscribe","channel":"a","presence":{"data":${'['.repeat(100)}${']'.repeat(100)}}}`);
+    expect('rejection' in deep && deep.rejection.error).toMatchObject({ code: ERRORS.INVALID_DATA.code, message: expect.stringMatching(/presence\.data: nests deeper/) });
+    expect(rejectionCode('{"action":"subscribe","channel":"a","presence":{"data":{"n":9007199254740993}}}')).toBe(ERRORS.INVALID_DATA.code);
+  });
+
   it('accepts null as publish data but not a missing data field', () => {
     expect('frame' in parseClientFrame('{"action":"publish","channel":"a","data":null}')).toBe(true);
     expect(rejectionCode('{"action":"publish","channel":"a"}')).toBe(ERRORS.INVALID_FRAME.code);
@@ -53,6 +85,16 @@ describe('parseClientFrame', () => {
     ['{"action":"subscribe","channel":"a","since":{"us-east-1":1.5}}', ERRORS.INVALID_FRAME.code],
     ['{"action":"subscribe","channel":"a","since":[1,2]}', ERRORS.INVALID_FRAME.code],
     ['{"action":"presence","channel":"a","limit":101}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","limit":101}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","limit":0}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","limit":2.5}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","since":{"us-east-1":-1}}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","since":"yesterday"}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"a","limit":5,"before":3}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"history","channel":"room#1","limit":5}', ERRORS.INVALID_CHANNEL.code],
+    ['{"action":"subscribe","channel":"a","presence":{}}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"subscribe","channel":"a","presence":{"data":1,"extra":2}}', ERRORS.INVALID_FRAME.code],
+    ['{"action":"subscribe","channel":"a","presence":"yes"}', ERRORS.INVALID_FRAME.code],
   ])('rejects %j with code %i', (raw, code) => {
     expect(rejectionCode(raw)).toBe(code);
   });
@@ -123,6 +165,12 @@ describe('envelopeFrame', () => {
     expect(envelopeFrame(envelope)).toEqual({
       type: 'presence', event: 'leave', channel: 'room:1', member: { sub: 'bob', connectionId: 'c1', region: 'eu-west-1' }, ts: 1700000000000,
     });
+  });
+
+  it('carries the member data of a join event', () => {
+    const member = { sub: 'ada', connectionId: 'c2', region: 'us-east-1', data: { name: 'Ada', tags: ['x'] } };
+    const envelope = EnvelopeSchema.parse({ ...base, kind: 'presence', data: { event: 'join', member } });
+    expect(envelopeFrame(envelope)).toEqual({ type: 'presence', event: 'join', channel: 'room:1', member, ts: 1700000000000 });
   });
 
   it('refuses a presence envelope whose data is not a presence event', () => {

@@ -29,13 +29,29 @@ export const EventClassSchema = z.enum(['critical', 'ephemeral']);
 export const RecoveryVectorSchema = z.record(z.string().check(z.regex(/^[a-z0-9-]{1,32}$/, 'must be a region name')), z.int().check(z.minimum(0)));
 export type RecoveryVector = z.output<typeof RecoveryVectorSchema>;
 
+/**
+ * Any JSON value except absent: `null` is a legitimate payload, a missing field is not. The
+ * value came out of JSON.parse, so it is JSON by construction; `carriedDataRejection` checks
+ * its depth and numbers first, without recursion (a recursive schema would overflow the stack).
+ */
+const JsonDataSchema = z.custom<JsonValue>((value) => value !== undefined, 'is required: any JSON value, null included');
+
+/**
+ * Largest presence `data`, serialized: a members page of 100 members with 1 KB each still
+ * fits one 128 KB WebSocket message.
+ */
+export const MAX_PRESENCE_DATA_BYTES = 1024;
+
 export const SubscribeFrameSchema = z.strictObject({
   action: z.literal('subscribe'),
   channel: ChannelSchema,
   /** Replay what history holds after this vector, then continue live. */
   since: z.optional(RecoveryVectorSchema),
-  /** Enter the channel's presence set: members are listed and join/leave events are sent. */
-  presence: z.optional(z.boolean()),
+  /**
+   * Enter the channel's presence set: members are listed and join/leave events are sent.
+   * `{data}` attaches JSON (at most MAX_PRESENCE_DATA_BYTES) that member lists and join events show.
+   */
+  presence: z.optional(z.union([z.boolean(), z.strictObject({ data: JsonDataSchema })])),
   ref: z.optional(RefSchema),
 });
 
@@ -44,13 +60,6 @@ export const UnsubscribeFrameSchema = z.strictObject({
   channel: ChannelSchema,
   ref: z.optional(RefSchema),
 });
-
-/**
- * Any JSON value except absent: `null` is a legitimate payload, a missing field is not. The
- * value came out of JSON.parse, so it is JSON by construction; `publishDataProblem` checks its
- * depth and numbers first, without recursion (a recursive schema would overflow the stack).
- */
-const JsonDataSchema = z.custom<JsonValue>((value) => value !== undefined, 'is required: any JSON value, null included');
 
 export const PublishFrameSchema = z.strictObject({
   action: z.literal('publish'),
@@ -70,6 +79,21 @@ export const PresenceFrameSchema = z.strictObject({
   ref: z.optional(RefSchema),
 });
 
+/** Most messages one history page holds, and the most `limit` may ask for. */
+export const MAX_HISTORY_PAGE = 100;
+
+export const HistoryFrameSchema = z
+  .strictObject({
+    action: z.literal('history'),
+    channel: ChannelSchema,
+    /** The stored messages after this vector, oldest first, a page at a time. */
+    since: z.optional(RecoveryVectorSchema),
+    /** Without `since`: the last `limit` messages across origins; with it: at most `limit` after it. */
+    limit: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_HISTORY_PAGE))),
+    ref: z.optional(RefSchema),
+  })
+  .check(z.refine((frame) => frame.since !== undefined || frame.limit !== undefined, 'needs since (a recovery vector) or limit (the last N messages)'));
+
 export const PingFrameSchema = z.strictObject({
   action: z.literal('ping'),
   ref: z.optional(RefSchema),
@@ -80,11 +104,15 @@ export const ClientFrameSchema = z.discriminatedUnion('action', [
   UnsubscribeFrameSchema,
   PublishFrameSchema,
   PresenceFrameSchema,
+  HistoryFrameSchema,
   PingFrameSchema,
 ]);
 
 export type ClientFrame = z.output<typeof ClientFrameSchema>;
 export type PublishFrame = z.output<typeof PublishFrameSchema>;
+export type HistoryFrame = z.output<typeof HistoryFrameSchema>;
+/** A subscribe's `presence`: absent or false (not a member), true, or membership with data. */
+export type PresenceRequest = z.output<typeof SubscribeFrameSchema>['presence'];
 export const CLIENT_ACTIONS = ClientFrameSchema.def.options.map((o) => o.shape.action.def.values[0]);
 
 export interface AckFrame {
@@ -131,6 +159,8 @@ export interface PresenceMember {
   sub: string;
   connectionId: string;
   region: string;
+  /** What the member set at subscribe (`presence: {data}`); leave events omit it. */
+  data?: JsonValue;
 }
 
 /** A member joined or left a channel (ephemeral: never stored, droppable under load). */
@@ -149,6 +179,21 @@ export interface MembersFrame {
   members: PresenceMember[];
   /** Present when more members follow: send it back as `cursor`. */
   next?: string;
+  ref?: string | number;
+}
+
+/** Answer to the history action: one page of this region's stored messages of a channel. */
+export interface HistoryPageFrame {
+  type: 'history';
+  channel: string;
+  /** Oldest first: in seq order per origin, by ts across origins. */
+  messages: MessageFrame[];
+  /** Seqs the page passed over or stopped at: `expired` ones are gone for good, `not-replicated` ones are not in this region yet (ask again later). */
+  missing: MissingRange[];
+  /** Where the page ends per origin: `since` for the next page, or for a subscribe that continues from it. */
+  position: RecoveryVector;
+  /** More stored messages follow now: ask again with `since` = `position`. */
+  hasMore: boolean;
   ref?: string | number;
 }
 
@@ -178,7 +223,7 @@ export interface PongFrame {
   connectionId: string;
 }
 
-export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame | PresenceEventFrame | MembersFrame | BatchFrame;
+export type ServerFrame = AckFrame | MessageFrame | ErrorFrame | PongFrame | PresenceEventFrame | MembersFrame | HistoryPageFrame | BatchFrame;
 
 export function errorFrame(error: ProtocolError, ref?: string | number): ErrorFrame {
   return {
@@ -215,10 +260,8 @@ export function parseClientFrame(raw: string | undefined): { frame: ClientFrame 
     const detail = `expected "action" to be one of ${CLIENT_ACTIONS.join(', ')}`;
     return { rejection: { error: new ProtocolError('UNKNOWN_ACTION', detail), ref } };
   }
-  if (action === 'publish') {
-    const problem = publishDataProblem(raw ?? '', (json as { data?: unknown }).data);
-    if (problem) return { rejection: { error: new ProtocolError('INVALID_DATA', problem), ref } };
-  }
+  const dataRejection = carriedDataRejection(action, raw ?? '', json);
+  if (dataRejection) return { rejection: { error: dataRejection, ref } };
   const parsed = ClientFrameSchema.safeParse(json);
   if (!parsed.success) {
     const channelIssue = parsed.error.issues.find((i) => i.path[0] === 'channel' && i.code !== 'invalid_type');
@@ -237,6 +280,26 @@ export function parseClientFrame(raw: string | undefined): { frame: ClientFrame 
 export function publishDataProblem(raw: string, data: unknown): string | undefined {
   const problem = dataDepthProblem(data) ?? numberProblem(raw);
   return problem && `data: ${problem}`;
+}
+
+/**
+ * What is wrong with the JSON a frame carries for others (a publish's `data`, a subscribe's
+ * presence `data`), or undefined. Checked before any schema, so deep input never reaches
+ * recursive code. Presence data's size is checked here too, its limit being the protocol's;
+ * a publish's is the publisher's, against the configured maxPublishDataBytes.
+ */
+function carriedDataRejection(action: string, raw: string, json: object): ProtocolError | undefined {
+  if (action === 'publish') {
+    const problem = publishDataProblem(raw, (json as { data?: unknown }).data);
+    return problem ? new ProtocolError('INVALID_DATA', problem) : undefined;
+  }
+  const presence = action === 'subscribe' ? (json as { presence?: unknown }).presence : undefined;
+  if (typeof presence !== 'object' || presence === null || !('data' in presence)) return undefined;
+  const problem = dataDepthProblem(presence.data) ?? numberProblem(raw);
+  if (problem) return new ProtocolError('INVALID_DATA', `presence.data: ${problem}`);
+  const bytes = Buffer.byteLength(JSON.stringify(presence.data));
+  if (bytes > MAX_PRESENCE_DATA_BYTES) return new ProtocolError('DATA_TOO_LARGE', `presence.data: ${bytes} bytes, limit ${MAX_PRESENCE_DATA_BYTES}`);
+  return undefined;
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
@@ -270,15 +333,20 @@ export type Envelope = z.output<typeof EnvelopeSchema>;
 
 const PresenceDataSchema = z.object({
   event: z.enum(['join', 'leave']),
-  member: z.object({ sub: z.string(), connectionId: z.string(), region: z.string() }),
+  member: z.object({ sub: z.string(), connectionId: z.string(), region: z.string(), data: z.optional(JsonDataSchema) }),
 });
 
 /** The frame a subscriber receives for an envelope; undefined when a presence envelope is malformed. */
 export function envelopeFrame(envelope: Envelope): MessageFrame | PresenceEventFrame | undefined {
-  const { channel, data, id, origin, ts, seq } = envelope;
   if (envelope.kind === 'presence') {
-    const presence = PresenceDataSchema.safeParse(data);
-    return presence.success ? { type: 'presence', ...presence.data, channel, ts } : undefined;
+    const presence = PresenceDataSchema.safeParse(envelope.data);
+    return presence.success ? { type: 'presence', ...presence.data, channel: envelope.channel, ts: envelope.ts } : undefined;
   }
+  return messageFrame(envelope);
+}
+
+/** The frame of a message envelope (its publisher stays on the server). */
+export function messageFrame(envelope: Envelope): MessageFrame {
+  const { channel, data, id, origin, ts, seq } = envelope;
   return { type: 'message', channel, data, id, origin, ts, class: envelope.class, ...(seq !== undefined && { seq }) };
 }

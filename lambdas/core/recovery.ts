@@ -1,11 +1,11 @@
 import type { ConnectionStore } from './connection-store';
-import type { MessageHistory, SequencedEnvelope } from './history';
+import { gapExpired, tailExpired, type HistoryRetention, type MessageHistory, type SequencedEnvelope } from './history';
 import type { Log } from './log';
 import type { ConnectionPoster } from './poster';
-import { envelopeFrame, type MissingRange, type RecoveryVector } from './protocol';
+import { envelopeFrame, type MissingRange, type PresenceRequest, type RecoveryVector } from './protocol';
 import { count, type MetricsSink } from './runtime';
 
-export interface RecoveryDeps {
+export interface RecoveryDeps extends HistoryRetention {
   store: ConnectionStore;
   history: MessageHistory;
   poster: ConnectionPoster;
@@ -14,13 +14,6 @@ export interface RecoveryDeps {
   maxReplay: number;
   /** How long a replay waits for a recent gap to fill (a message still replicating or in flight). */
   replicationWaitMs: number;
-  /**
-   * Past this age a message is in every region's history (replication has settled), so a gap
-   * below a message this old, or behind a counter this old, expired (TTL or the per-channel cap).
-   */
-  historySettleMs: number;
-  /** The origin keeps this many messages per channel: seqs this far behind its counter are trimmed. */
-  historyMaxPerChannel: number;
   /** How long workers hold messages back for a replay; a replay that dies stops holding back after it. */
   replayLeaseMs: number;
   /** Time a replay may take before it hands over whatever it has (under API Gateway's 29 s). */
@@ -69,7 +62,7 @@ export async function subscribeWithRecovery(
   channel: string,
   subject: string,
   since: RecoveryVector,
-  presence: boolean,
+  presence: PresenceRequest,
 ): Promise<RecoveryResult> {
   const cursor: RecoveryVector = Object.fromEntries(deps.regions.map((region) => [region, since[region] ?? 0]));
   const started = Date.now();
@@ -143,7 +136,7 @@ class Replay {
       for (const entry of entries) {
         const next = this.cursor[origin]! + 1;
         if (entry.seq > next) {
-          if (!this.isSettled(entry) && !(await this.isTrimmed(origin, entry.seq - 1))) {
+          if (!gapExpired(this.deps, entry, (await this.counters())[origin]!.seq)) {
             gapBelow = entry;
             break;
           }
@@ -192,7 +185,7 @@ class Replay {
     const known = await this.counters(true);
     for (const origin of this.deps.regions) {
       const { seq, updatedAt } = known[origin]!;
-      if (seq > this.cursor[origin]! && updatedAt < Date.now() - this.deps.historySettleMs) {
+      if (seq > this.cursor[origin]! && tailExpired(this.deps, updatedAt)) {
         this.missing.push({ origin, from: this.cursor[origin]! + 1, to: seq, reason: 'expired' });
         this.cursor[origin] = seq;
       }
@@ -202,15 +195,6 @@ class Replay {
   private async counters(fresh = false): Promise<Record<string, { seq: number; updatedAt: number }>> {
     if (fresh || !this.known) this.known = await this.deps.history.positions(this.channel, this.deps.regions);
     return this.known;
-  }
-
-  /** Whether seqs up to `seq` fell out of the origin's per-channel cap (its counter is that far ahead). */
-  private async isTrimmed(origin: string, seq: number): Promise<boolean> {
-    return seq <= (await this.counters())[origin]!.seq - this.deps.historyMaxPerChannel;
-  }
-
-  private isSettled(envelope: SequencedEnvelope): boolean {
-    return envelope.ts < Date.now() - this.deps.historySettleMs;
   }
 
   /** Posts one replayed message, retrying throttles; throws when it cannot (the subscribe then fails, retryably). */

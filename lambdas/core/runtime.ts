@@ -37,6 +37,8 @@ export const RuntimeEnvSchema = z.object({
   POST_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 3000),
   /** Largest coalesced batch frame: API Gateway's frame size. */
   MAX_BATCH_FRAME_BYTES: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 32 * 1024),
+  /** Largest WebSocket message API Gateway carries: a history page is capped by it. */
+  MAX_MESSAGE_BYTES: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 128 * 1024),
   /** Seconds before a record whose post failed is delivered again. */
   RETRY_DELAY_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(900)), 2),
   /** Delivery worker only: its queue, to bring failed records back within seconds. */

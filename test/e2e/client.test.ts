@@ -120,4 +120,25 @@ describe('the client SDK on the local cloud, two regions', () => {
       ['bob', EU],
     ]);
   });
+
+  it('history() returns what was published, oldest first, or the last N; member data set at subscribe in one region is seen from the other', async () => {
+    const ada = client({ url: cloud.regions[US]!.websocketUrl, getToken: () => tokenFor({ sub: 'ada' }) });
+    const eve = client({ url: cloud.regions[EU]!.websocketUrl, getToken: () => tokenFor({ sub: 'eve' }) });
+    await Promise.all([ada.connect(), eve.connect()]);
+    for (let i = 1; i <= 4; i++) await ada.publish('room:sdk-history', { n: i });
+    const all = await ada.history('room:sdk-history', { since: {} });
+    expect(all.messages.map((m) => [m.origin, m.seq, m.data])).toEqual(range(1, 4).map((i) => [US, i, { n: i }]));
+    expect(all).toMatchObject({ missing: [], position: { [US]: 4, [EU]: 0 } });
+    const last = await ada.history('room:sdk-history', { limit: 2 });
+    expect(last.messages.map((m) => m.data)).toEqual([{ n: 3 }, { n: 4 }]);
+
+    const data = { name: 'Ada', status: 'online' };
+    const events: PresenceEvent[] = [];
+    await eve.subscribe('room:sdk-member-data', () => {}, { presence: true, onPresence: (event) => events.push(event) });
+    await ada.subscribe('room:sdk-member-data', () => {}, { presence: { data } });
+    const join = await eventually(async () => events.find((e) => e.event === 'join' && e.member.sub === 'ada'));
+    expect(join.member).toMatchObject({ region: US, data });
+    const listed = await eventually(async () => (await eve.presence('room:sdk-member-data')).find((m) => m.sub === 'ada'));
+    expect(listed).toEqual({ sub: 'ada', connectionId: join.member.connectionId, region: US, data });
+  });
 });
