@@ -11,7 +11,9 @@ const ROOT = resolve(import.meta.dirname, '../..');
 /** Five consecutive free ports: edge, the two regions' WebSocket APIs, DynamoDB Local, SNS/SQS. */
 async function freePortRange(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below Linux's ephemeral range (32768 up): there the kernel hands ports to other processes'
+    // outgoing connections, which took one between this check and npm start's listen (EADDRINUSE).
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
     const taken = await Promise.all([0, 1, 2, 3, 4].map((i) => portTaken(base + i)));
     if (!taken.includes(true)) return base;
   }
