@@ -95,12 +95,12 @@ describe('global table replication on DynamoDB Local', () => {
     return Item?.v?.S;
   };
   const eventually = (assertion: () => Promise<void>) => vi.waitFor(assertion, { timeout: 20_000, interval: 50 });
-  /** Nothing queued or in flight anywhere, twice a poll apart. */
+  /** Nothing queued or in flight anywhere, twice the longest poll interval apart (a quiet stream is read every 8 × POLL_MS at most). */
   const quiescent = () =>
     eventually(async () => {
       const pending = () => Object.values(replicator!.stats().pendingByRegion).reduce((a, b) => a + b, 0);
       expect(pending()).toBe(0);
-      await new Promise((resolve) => setTimeout(resolve, 4 * POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, 2 * 8 * POLL_MS));
       expect(pending()).toBe(0);
     });
 
