@@ -2,16 +2,11 @@ import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createDeliveryWorkerHandler } from './handlers';
 import { runtimeFromEnv } from './runtime';
-import { recordingPorts } from './testing';
+import { recordingPorts, TABLE_ENV } from './testing';
 
 const ENV = {
   AWS_REGION: 'eu-west-1',
-  CONNECTIONS_TABLE: 'c',
-  SUBSCRIPTIONS_TABLE: 's',
-  PRESENCE_TABLE: 'p',
-  SEQUENCES_TABLE: 'q',
-  HISTORY_TABLE: 'h',
-  DEDUP_TABLE: 'd',
+  ...TABLE_ENV,
   REGIONS: 'eu-west-1,us-east-1',
   TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:relaymesh-fanout',
   CONNECTIONS_ENDPOINT: 'https://abc.execute-api.eu-west-1.amazonaws.com/live',

@@ -12,7 +12,7 @@ import { MessageHistory } from './history';
 import { EnvelopeSchema, envelopeFrame, type Envelope, type MessageFrame } from './protocol';
 import { connectionsTable, dedupTable, historyTable, physicalTableName, presenceTable, sequencesTable, subscriptionsTable, type TableLayout } from './tables';
 import { REQUEST_TIMEOUT_MS, runtimeFromEnv } from './runtime';
-import { recordingLog, recordingPorts } from './testing';
+import { recordingLog, recordingPorts, TABLE_ENV } from './testing';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
@@ -46,12 +46,7 @@ const routerEnv = (dynamodbEndpoint: string, overrides: Record<string, string> =
   AWS_REGION: US,
   AWS_ACCESS_KEY_ID: 'local',
   AWS_SECRET_ACCESS_KEY: 'local',
-  CONNECTIONS_TABLE: 'c',
-  SUBSCRIPTIONS_TABLE: 's',
-  PRESENCE_TABLE: 'p',
-  SEQUENCES_TABLE: 'q',
-  HISTORY_TABLE: 'h',
-  DEDUP_TABLE: 'd',
+  ...TABLE_ENV,
   REGIONS: `${US},${EU}`,
   TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:relaymesh-fanout',
   CONNECTIONS_ENDPOINT: 'http://127.0.0.1:1/live',

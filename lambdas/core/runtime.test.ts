@@ -2,16 +2,11 @@ import type { NodeHttpHandlerOptions } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import { connectionsClient, dynamoClient, snsClient } from './aws-clients';
 import { addCounts, CONNECTION_TIMEOUT_MS, count, DEFAULT_MAX_SOCKETS, milliseconds, REQUEST_TIMEOUT_MS, httpHandlerOptions, runtimeFromEnv, type ClientFactory, type SharedClientConfig } from './runtime';
-import { recordingPorts } from './testing';
+import { recordingPorts, TABLE_ENV } from './testing';
 
 const ENV = {
   AWS_REGION: 'eu-west-1',
-  CONNECTIONS_TABLE: 'c',
-  SUBSCRIPTIONS_TABLE: 's',
-  PRESENCE_TABLE: 'p',
-  SEQUENCES_TABLE: 'q',
-  HISTORY_TABLE: 'h',
-  DEDUP_TABLE: 'd',
+  ...TABLE_ENV,
   REGIONS: 'eu-west-1,us-east-1',
   TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:relaymesh-fanout',
   CONNECTIONS_ENDPOINT: 'https://abc.execute-api.eu-west-1.amazonaws.com/live',

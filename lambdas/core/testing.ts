@@ -45,3 +45,13 @@ export async function jsonLinesWritten(run: () => Promise<unknown>): Promise<Arr
   }
   return written.join('').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+/** Every table variable of the runtime environment, with short names, for tests that never reach a table by them. */
+export const TABLE_ENV = {
+  CONNECTIONS_TABLE: 'c',
+  SUBSCRIPTIONS_TABLE: 's',
+  PRESENCE_TABLE: 'p',
+  SEQUENCES_TABLE: 'q',
+  HISTORY_TABLE: 'h',
+  DEDUP_TABLE: 'd',
+} as const;
