@@ -5,7 +5,7 @@ import { loadConfig } from '../../lib/config';
 import { addRelaymeshStacks } from '../../lib/relaymesh-app';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { testApp } from '../cdk/cdk-test-app';
-import { SMALL_CHANNELS, startTestCloud } from './support';
+import { eventually, SMALL_CHANNELS, startTestCloud } from './support';
 
 const REGIONS = ['us-east-1', 'eu-west-1'];
 /** One receive and a 1 s visibility timeout: a message the worker refuses is dead-lettered within seconds. */
@@ -40,12 +40,13 @@ describe('GIVEN the local cloud with critical messages dead-lettered after one r
     await sqs.send(new SendMessageCommand({ QueueUrl: cloud.regions[region]!.queues.critical.queueUrl, MessageBody: '{"not":"an envelope"}' }));
     sqs.destroy();
 
-    await vi.waitFor(
+    await eventually(
       async () => {
         await cloud.evaluateAlarms();
-        expect(cloud.alarms().find((a) => a.region === region && a.name === 'criticalDeadLetters')?.state).toBe('ALARM');
+        return cloud.alarms().find((a) => a.region === region && a.name === 'criticalDeadLetters')?.state === 'ALARM';
       },
-      { timeout: 30_000, interval: 500 },
+      `criticalDeadLetters in ALARM in ${region}`,
+      500,
     );
     await cloud.evaluateAlarms();
     const alarm = cloud.alarms().find((a) => a.region === region && a.name === 'criticalDeadLetters')!;

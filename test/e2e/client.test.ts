@@ -2,12 +2,10 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelaymeshClient, RelaymeshError, type ConnectionState, type Message, type PresenceEvent, type RecoveryEvent, type RelaymeshClientOptions } from '../../client/src';
 import type { LocalCloud } from '../../local/cloud';
-import { eventually, sleep, startTestCloud, tokenFor } from './support';
+import { deliveriesSettled, eventually, startTestCloud, tokenFor } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
-/** Comfortably above the test cloud's 100 ms replication lag. */
-const SETTLE_MS = 1000;
 
 const seqsFrom = (messages: Message[], origin: string) => messages.filter((m) => m.origin === origin).map((m) => m.seq);
 const dataFrom = (messages: Message[], origin: string) => messages.filter((m) => m.origin === origin).map((m) => m.data);
@@ -70,7 +68,8 @@ describe('the client SDK on the local cloud, two regions', () => {
     await eventually(async () => received.length === 10);
     expect(dataFrom(received, US)).toEqual(range(1, 5).map((i) => `us-${i}`));
     expect(dataFrom(received, EU)).toEqual(range(1, 5).map((i) => `eu-${i}`));
-    await sleep(SETTLE_MS); // let the US counters and history replicate before the outage
+    // EU records what it delivers, US's messages too: wait until its history holds US 1–5 before the outage.
+    await eventually(async () => seqsFrom((await euPublisher.history('room:sdk', { since: {} })).messages, US).length === 5, "EU's history to hold US 1–5");
     await usPublisher.close();
 
     try {
@@ -85,7 +84,7 @@ describe('the client SDK on the local cloud, two regions', () => {
       await eventually(async () => recoveries.length > 0);
       for (let i = 17; i <= 20; i++) await euPublisher.publish('room:sdk', `eu-${i}`, { id: `sdk-eu-${i}` });
       await eventually(async () => seqsFrom(received, EU).length === 20);
-      await sleep(SETTLE_MS); // long enough for a duplicate to show up
+      await deliveriesSettled(cloud, [EU]); // a duplicate would have been delivered by now
 
       expect(subscriber.url).toBe(cloud.regions[EU]!.websocketUrl);
       expect(states).toEqual(['connecting', 'connected', 'disconnected', 'connected']);

@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { StatusHistorySchema } from '../../local/status';
 import { launchChromium } from './browser';
-import { SMALL_CHANNELS, startTestCloud, TestClient, tokenFor } from './support';
+import { eventually, SMALL_CHANNELS, startTestCloud, TestClient, tokenFor } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
-/** How long the page has to show a change: a few of its 1 s refreshes on a busy machine. */
-const PAGE_DEADLINE_MS = 15_000;
+/** Page waits have no deadline of their own (Playwright's 0): the test's timeout bounds them. */
+const UNTIL_SHOWN = 0;
 
 describe('GIVEN the dashboard of a two-region local cloud open in headless Chromium', () => {
   let cloud: LocalCloud;
@@ -38,7 +38,7 @@ describe('GIVEN the dashboard of a two-region local cloud open in headless Chrom
 
   it('THEN the page shows both regions serving, each with its queues, figures and buttons, and no script error', async () => {
     for (const region of [US, EU]) {
-      await card(region).and(page.locator('[data-state="serving"]')).waitFor({ timeout: PAGE_DEADLINE_MS });
+      await card(region).and(page.locator('[data-state="serving"]')).waitFor({ timeout: UNTIL_SHOWN });
       await expect(card(region).locator('[data-queue]').allTextContents()).resolves.toEqual([expect.stringMatching(/^critical/), expect.stringMatching(/^ephemeral/)]);
       expect(await card(region).locator('[data-figure="health"]').textContent()).toBe('healthy (HTTP 200)');
       expect(await card(region).locator('button[data-action]').allTextContents()).toEqual(['Drain', 'Undrain', 'Fail', 'Restore']);
@@ -48,7 +48,7 @@ describe('GIVEN the dashboard of a two-region local cloud open in headless Chrom
   });
 
   it('WHEN a publish is delivered to a socket subscribed in eu-west-1 THEN the delivery chart rises for eu-west-1 only, drawn from /status/history', async () => {
-    await deliveryLine(EU).waitFor({ state: 'attached', timeout: PAGE_DEADLINE_MS });
+    await deliveryLine(EU).waitFor({ state: 'attached', timeout: UNTIL_SHOWN });
     expect(await deliveryLine(EU).getAttribute('data-peak')).toBe('0');
     const [subscriber, publisher] = await Promise.all([TestClient.connect(cloud.regions[EU]!.websocketUrl, await tokenFor()), TestClient.connect(cloud.regions[US]!.websocketUrl, await tokenFor())]);
     clients.push(subscriber, publisher);
@@ -56,7 +56,7 @@ describe('GIVEN the dashboard of a two-region local cloud open in headless Chrom
     expect(await publisher.request({ action: 'publish', channel: 'room:dashboard', data: { n: 1 } })).toMatchObject({ type: 'ack' });
     await subscriber.waitFor((f) => f.type === 'message');
 
-    await page.waitForFunction((region) => Number(document.querySelector(`#chart-deliveries polyline[data-region="${region}"]`)?.getAttribute('data-peak')) > 0, EU, { timeout: PAGE_DEADLINE_MS });
+    await page.waitForFunction((region) => Number(document.querySelector(`#chart-deliveries polyline[data-region="${region}"]`)?.getAttribute('data-peak')) > 0, EU, { timeout: UNTIL_SHOWN });
     expect(await deliveryLine(EU).getAttribute('points')).toMatch(/^[\d.]+,[\d.]+( [\d.]+,[\d.]+)+$/);
     expect(await deliveryLine(US).getAttribute('data-peak')).toBe('0');
     const history = StatusHistorySchema.parse(await (await fetch(`${cloud.edge.url}/status/history`)).json());
@@ -65,7 +65,7 @@ describe('GIVEN the dashboard of a two-region local cloud open in headless Chrom
 
   it('WHEN Drain is clicked for eu-west-1 THEN its card shows it drained and the edge routes its users to us-east-1; Undrain brings it back', async () => {
     await card(EU).locator('button[data-action="drain"]').click();
-    await card(EU).and(page.locator('[data-state="drained"]')).waitFor({ timeout: PAGE_DEADLINE_MS });
+    await card(EU).and(page.locator('[data-state="drained"]')).waitFor({ timeout: UNTIL_SHOWN });
     expect(await page.locator('#feedback').textContent()).toBe(`drain ${EU}: done`);
     expect(cloud.edge.healthyRegions()).toEqual([US]);
     expect((await fetch(`${cloud.edge.url}/near/${EU}/health`)).headers.get('x-relaymesh-region')).toBe(US);
@@ -73,7 +73,7 @@ describe('GIVEN the dashboard of a two-region local cloud open in headless Chrom
     expect(await card(US).getAttribute('data-state')).toBe('serving');
 
     await card(EU).locator('button[data-action="undrain"]').click();
-    await card(EU).and(page.locator('[data-state="serving"]')).waitFor({ timeout: PAGE_DEADLINE_MS });
+    await card(EU).and(page.locator('[data-state="serving"]')).waitFor({ timeout: UNTIL_SHOWN });
     expect(cloud.edge.healthyRegions()).toEqual([US, EU]);
   });
 
@@ -81,7 +81,7 @@ describe('GIVEN the dashboard of a two-region local cloud open in headless Chrom
     await page.route('**/control/**', (route) => route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ message: 'Unknown region us-east-1' }) }));
     try {
       await card(US).locator('button[data-action="fail"]').click();
-      await page.locator('#feedback.error').waitFor({ timeout: PAGE_DEADLINE_MS });
+      await page.locator('#feedback.error').waitFor({ timeout: UNTIL_SHOWN });
       expect(await page.locator('#feedback').textContent()).toBe(`fail ${US} failed: Unknown region us-east-1`);
     } finally {
       await page.unroute('**/control/**');
@@ -94,12 +94,13 @@ describe('GIVEN the dashboard of a two-region local cloud open in headless Chrom
     await sqs.send(new SendMessageCommand({ QueueUrl: cloud.regions[US]!.queues.critical.queueUrl, MessageBody: 'not an envelope' }));
     sqs.destroy();
     const alarm = card(US).locator('[data-alarm="criticalDeadLetters"]');
-    await vi.waitFor(
+    await eventually(
       async () => {
         await cloud.evaluateAlarms();
-        expect(await alarm.count()).toBe(1);
+        return (await alarm.count()) === 1;
       },
-      { timeout: 30_000, interval: 500 },
+      "us-east-1's card to show criticalDeadLetters",
+      500,
     );
     expect(await alarm.textContent()).toMatch(/^ALARM criticalDeadLetters since .+: Threshold crossed/);
     expect(await card(US).locator('[data-queue="critical"] [data-figure="dead-letters"]').textContent()).toBe('1');

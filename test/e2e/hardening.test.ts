@@ -4,7 +4,7 @@ import { loadConfig } from '../../lib/config';
 import { ERRORS } from '../../lambdas/core/errors';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
 import { RelaymeshClient } from '../../client/src';
-import { eventually, sleep, startTestCloud, TEST_SECRET, TestClient, tokenFor } from './support';
+import { eventually, startTestCloud, TEST_SECRET, TestClient, tokenFor } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
@@ -119,7 +119,7 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
       sockets.map(async (client, i) => {
         for (let start = 0; start < 1000; start += 50) {
           for (const frame of frames[i]!.slice(start, start + 50)) client.sendRaw(frame);
-          await eventually(async () => answers(client).length >= start + 50, 60_000, 10);
+          await eventually(async () => answers(client).length >= start + 50, 'answers to the 50 frames sent', 10);
         }
       }),
     );
@@ -193,7 +193,6 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
         await pacer.request({ action: 'publish', channel: 'calm', data: tag });
         await healthy.waitFor((f) => f.type === 'message' && f.data === tag);
         times.push(Date.now() - sent);
-        await sleep(100);
       }
       return times;
     };
@@ -251,7 +250,7 @@ describe('hardening: a failover crowd on the local cloud', () => {
     errors.length = 0; // what follows is the failover's alone
 
     await cloud.fail(US);
-    await eventually(async () => clients.every((c) => c.state === 'connected' && c.url?.startsWith(cloud.regions[EU]!.websocketUrl)), 60_000, 100);
+    await eventually(async () => clients.every((c) => c.state === 'connected' && c.url?.startsWith(cloud.regions[EU]!.websocketUrl)), 'every client connected to EU');
     expect(errors.filter((e) => e.includes('no handshake within'))).toEqual([]);
     // The quota did bite: some upgrades were refused and tried again later.
     expect(errors.some((e) => e.includes('429'))).toBe(true);

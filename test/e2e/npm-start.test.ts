@@ -77,7 +77,7 @@ const described = (started: Started) =>
     } catch {
       return undefined;
     }
-  }, 90_000);
+  }, 'the state file of the started cloud');
 
 async function publish(edgeUrl: string, token: string, id: string): Promise<{ seq: number }> {
   const response = await fetch(`${edgeUrl}/v1/publish`, {
@@ -97,7 +97,7 @@ describe('npm start as a process', () => {
       await new Promise((r) => setTimeout(r, afterMs));
       started.child.kill('SIGINT');
       await started.exited;
-      await eventually(async () => (await leftBehind(base)).length === 0, 10_000);
+      await eventually(async () => (await leftBehind(base)).length === 0, 'every process it started to exit');
       expect(existsSync(started.stateFile)).toBe(false);
     });
   }
@@ -105,10 +105,10 @@ describe('npm start as a process', () => {
   it('Ctrl-C while DynamoDB Local is starting leaves no JVM and no port behind', async () => {
     const base = await freePortRange();
     const started = npmStart(base, mkdtempSync(join(tmpdir(), 'relaymesh-start-')));
-    await eventually(async () => jvmsOnPort(base + 3).length > 0 || started.child.exitCode !== null, 90_000, 20);
+    await eventually(async () => jvmsOnPort(base + 3).length > 0 || started.child.exitCode !== null, 'DynamoDB Local to listen, or npm start to exit', 20);
     started.child.kill('SIGINT');
     await started.exited;
-    await eventually(async () => (await leftBehind(base)).length === 0, 10_000);
+    await eventually(async () => (await leftBehind(base)).length === 0, 'every process it started to exit');
   }, 120_000);
 
   it('a second cloud on the same ports fails fast naming the flag of each taken port; Ctrl-C stops the first and removes its state file', async () => {
@@ -122,7 +122,7 @@ describe('npm start as a process', () => {
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
     expect(existsSync(first.stateFile)).toBe(false);
-    await eventually(async () => (await leftBehind(base)).length === 0, 10_000);
+    await eventually(async () => (await leftBehind(base)).length === 0, 'every process it started to exit');
   }, 240_000);
 
   it('--persist keeps the state across a restart: the next message of a channel takes the next seq', async () => {

@@ -118,7 +118,7 @@ describe('Relaymesh end to end on the local cloud, two regions', () => {
     const dead = await eventually(async () => {
       const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: region.queues.critical.dlqUrl, WaitTimeSeconds: 1 }));
       return received.Messages?.[0];
-    }, 30_000);
+    }, 'the poison message in the DLQ');
     expect(dead.Body).toBe('{"this is":"not an envelope"}');
     await sqs.send(new DeleteMessageCommand({ QueueUrl: region.queues.critical.dlqUrl, ReceiptHandle: dead.ReceiptHandle }));
   });

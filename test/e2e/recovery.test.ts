@@ -3,13 +3,11 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dedupTable, physicalTableName, publishDedupKey } from '../../lambdas/core/tables';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
-import { eventually, sleep, startTestCloud, TestClient, tokenFor, type Frame } from './support';
+import { eventually, startTestCloud, TestClient, tokenFor, type Frame } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
 const APP_NAME = 'recovery';
-/** Above the test cloud's replication wait (1 s), so counters count as settled. */
-const SETTLE_MS = 1000;
 
 /** Highest seq per origin among the messages a client received: its recovery vector. */
 function vectorOf(messages: Frame[]): Record<string, number> {
@@ -109,13 +107,13 @@ describe('exact recovery, idempotent publish and presence across two regions', (
       for (let i = 0; publishing; i++, published++) await client.request({ action: 'publish', channel: 'room:race', data: `live-${i}` });
     };
     const publishers = [keepPublishing(usPublisher), keepPublishing(euPublisher)];
-    await eventually(async () => published >= 4, 15_000, 10);
+    await eventually(async () => published >= 4, 'four publishes acknowledged', 10);
     const racer = await connect(EU);
     const ack = await racer.request({ action: 'subscribe', channel: 'room:race', since: { [US]: 3, [EU]: 5 } });
     expect(ack, JSON.stringify(ack)).toMatchObject({ type: 'ack', recovered: true });
     // Live publishes go on past the handover, from both regions.
     const atAck = published;
-    await eventually(async () => published >= atAck + 20, 30_000, 10);
+    await eventually(async () => published >= atAck + 20, '20 more publishes acknowledged', 10);
     publishing = false;
     await Promise.all(publishers);
 
@@ -214,7 +212,14 @@ describe('exact recovery, idempotent publish and presence across two regions', (
   it('a vector older than history yields recovered:false with the expired range, and replays the rest', async () => {
     const publisher = await connect(US);
     for (let i = 1; i <= 35; i++) await publisher.request({ action: 'publish', channel: 'room:old', data: i });
-    await sleep(SETTLE_MS + 1000); // past the replication wait, so the counters count as settled
+    // EU records US's messages as it receives them and trims to 30: wait until its history answers 6–35.
+    const reader = await connect(EU);
+    await eventually(async () => {
+      const page = await reader.request({ action: 'history', channel: 'room:old', since: { [US]: 0 } });
+      // The expired range also needs EU's copy of US's counter (35, 30 kept): it says 1–5 were trimmed, not late.
+      const expired = JSON.stringify(page.missing) === JSON.stringify([{ origin: US, from: 1, to: 5, reason: 'expired' }]);
+      return (page.messages as Frame[]).length === 30 && (page.position as Record<string, number>)[US] === 35 && expired;
+    }, "EU's history of room:old to hold US 6–35 and its counter to say 1–5 expired");
 
     const late = await connect(EU);
     const ack = await late.request({ action: 'subscribe', channel: 'room:old', since: { [US]: 0 } });

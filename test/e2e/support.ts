@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { afterEach, beforeEach } from 'vitest';
 import { loadConfig, type RelaymeshConfigInput } from '../../lib/config';
 import type { Claims } from '../../lambdas/core/auth';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/cloud';
@@ -65,23 +66,44 @@ export class TestClient {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
-  /** Waits until a frame matching `predicate` has arrived, and returns it. */
-  async waitFor(predicate: (frame: Frame) => boolean, timeoutMs = 15_000): Promise<Frame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+  /**
+   * Waits until a frame matching `predicate` has arrived, and returns it. It has no deadline of
+   * its own: the test's timeout bounds it, and a test that fails while it waits says what it awaited.
+   */
+  async waitFor(predicate: (frame: Frame) => boolean, awaited = 'a matching frame'): Promise<Frame> {
+    return this.until(() => {
       const found = this.frames.find(predicate);
       if (found) return found;
-      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode}) before the expected frame`);
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode}) before ${awaited}; got ${JSON.stringify(this.frames)}`);
+      return undefined;
+    }, awaited);
+  }
+
+  /** Waits until the socket has closed, and returns the close code. */
+  async waitForClose(): Promise<number> {
+    return this.until(() => this.closeCode, 'the socket to close');
+  }
+
+  /** Checks `outcome` on every frame and on close until it gives a value. */
+  private until<T>(outcome: () => T | undefined, awaited: string): Promise<T> {
+    return untilTestEnds(awaited, async (ended) => {
+      let wake = () => {};
+      const onEnd = () => wake();
+      ended.addEventListener('abort', onEnd, { once: true });
+      try {
+        for (;;) {
+          ended.throwIfAborted();
+          const value = outcome();
+          if (value !== undefined) return value;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            this.waiters.push(resolve);
+          });
+        }
+      } finally {
+        ended.removeEventListener('abort', onEnd);
+      }
+    });
   }
 
   sendRaw(data: string | Buffer): void {
@@ -92,18 +114,11 @@ export class TestClient {
   async request(frame: Record<string, unknown>): Promise<Frame> {
     const ref = `r${++this.refCounter}`;
     this.socket.send(JSON.stringify({ ...frame, ref }));
-    return this.waitFor((f) => f.ref === ref);
+    return this.waitFor((f) => f.ref === ref, `the answer to ${String(frame.action)} ${ref}`);
   }
 
   messages(channel?: string): Frame[] {
     return this.frames.filter((f) => f.type === 'message' && (channel === undefined || f.channel === channel));
-  }
-
-  async waitForClose(timeoutMs = 15_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.closeCode === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    if (this.closeCode === undefined) throw new Error('socket did not close');
-    return this.closeCode;
   }
 
   close(): void {
@@ -113,13 +128,56 @@ export class TestClient {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` until it returns a truthy value. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(intervalMs);
+/**
+ * Polls `check` until it returns a truthy value. Like every wait here it has no deadline of its
+ * own, so a loaded machine only makes it slower: the test's timeout bounds it.
+ */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, awaited = 'a condition', intervalMs = 100): Promise<T> {
+  return untilTestEnds(awaited, async (ended) => {
+    for (;;) {
+      ended.throwIfAborted();
+      const value = await check();
+      if (value) return value;
+      await sleep(intervalMs);
+    }
+  });
+}
+
+/**
+ * Waits until no delivery is pending in `regions`: every queue, event class and region, is empty
+ * with nothing in flight (a message being delivered or waiting for a retry stays in flight), so
+ * whatever was going to reach a client has reached it, and a duplicate would have shown up.
+ */
+export async function deliveriesSettled(cloud: LocalCloud, regions = Object.keys(cloud.regions)): Promise<void> {
+  await eventually(async () => {
+    const { regions: statuses } = await cloud.status();
+    return statuses
+      .filter((status) => regions.includes(status.region))
+      .every((status) => status.queues.every((queue) => queue.visible === 0 && queue.inFlight === 0));
+  }, `every queue in ${regions.join(', ')} to be empty with nothing in flight`);
+}
+
+/** What the tests of this file are waiting for right now, and the signal that ends those waits with the test. */
+const pendingWaits = new Set<{ awaited: string }>();
+let testEnded = new AbortController();
+
+beforeEach(() => {
+  testEnded = new AbortController();
+});
+
+afterEach(({ task }) => {
+  // A wait is bounded by its test's timeout: when that fires, say what the test was waiting for.
+  if (task.result?.state === 'fail' && pendingWaits.size > 0) console.error(`"${task.name}" was still waiting for: ${[...pendingWaits].map((w) => w.awaited).join('; ')}`);
+  pendingWaits.clear();
+  testEnded.abort(new Error('the test ended during this wait'));
+});
+
+async function untilTestEnds<T>(awaited: string, wait: (ended: AbortSignal) => Promise<T>): Promise<T> {
+  const pending = { awaited };
+  pendingWaits.add(pending);
+  try {
+    return await wait(testEnded.signal);
+  } finally {
+    pendingWaits.delete(pending);
   }
 }
