@@ -13,4 +13,11 @@ describe('npm start options', () => {
     expect(stdout).toBe('');
     expect(stderr).toBe("error: option '--log-level <debug|info|warn|error>' argument 'nonsense' is invalid. must be one of debug, info, warn, error\n");
   });
+
+  it('refuses a --jwt-secret shorter than 32 characters with one line, before starting anything', () => {
+    const { status, stderr, stdout } = npmStart('--jwt-secret', 'too-short');
+    expect(status).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe("error: option '--jwt-secret <secret>' argument 'too-short' is invalid. must be at least 32 characters\n");
+  });
 });

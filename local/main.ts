@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,6 +6,7 @@ import { z } from 'zod';
 import { loadConfig, LOG_LEVELS, type LogLevel } from '../lib/config';
 import { startLocalCloud, type LocalCloud, type LocalCloudDescription } from './cloud';
 import { FaultSettingsSchema, type FaultSettings } from './faults';
+import { keptJwtSecret, MIN_JWT_SECRET_LENGTH } from './jwt-secret';
 import { assertPortsFree } from './ports';
 
 /** `npm start`: the whole system on loopback, described in .relaymesh/local.json. */
@@ -74,8 +74,8 @@ const program = new Command()
   .option('--no-commands', 'ignore stdin even on a terminal')
   .option(
     '--jwt-secret <secret>',
-    'HS256 secret for tokens (32+ characters); default: $RELAYMESH_JWT_SECRET, else one generated once and kept in .relaymesh/jwt-secret so tokens survive restarts',
-    parsedBy(z.string().min(32, 'must be at least 32 characters')),
+    `HS256 secret for tokens (${MIN_JWT_SECRET_LENGTH}+ characters); default: $RELAYMESH_JWT_SECRET, else one generated once and kept in .relaymesh/jwt-secret so tokens survive restarts`,
+    parsedBy(z.string().min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters`)),
   );
 
 async function main(): Promise<void> {
@@ -165,21 +165,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   if (opts.commands ?? process.stdin.isTTY === true) acceptCommands(cloud);
-}
-
-/** $RELAYMESH_JWT_SECRET, else the secret kept from an earlier start, else a new one kept for the next. */
-async function keptJwtSecret(file: string): Promise<string> {
-  const fromEnv = process.env.RELAYMESH_JWT_SECRET;
-  if (fromEnv !== undefined) {
-    if (fromEnv.length < 32) throw new Error('RELAYMESH_JWT_SECRET must be at least 32 characters');
-    return fromEnv;
-  }
-  const kept = await readFile(file, 'utf8').then((text) => text.trim(), () => undefined);
-  if (kept && kept.length >= 32) return kept;
-  const secret = randomBytes(32).toString('base64url');
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
 }
 
 async function readConfigContext(file: string): Promise<Record<string, unknown>> {

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mintToken } from '../../local/dev-token';
 import { portTaken } from '../../local/ports';
 import { eventually } from './support';
 
@@ -43,14 +44,17 @@ afterEach(async () => {
   );
 });
 
-/** `npm start`'s program, as npm runs it (through tsx), on its own ports and state directory. */
-function npmStart(base: number, dir: string, extra: string[] = []): Started {
+/**
+ * `npm start`'s program, as npm runs it (through tsx), on its own ports and state directory;
+ * `extra` flags come last, so they win. With `input`, its stdin is a pipe the test writes to.
+ */
+function npmStart(base: number, dir: string, extra: string[] = [], options: { env?: NodeJS.ProcessEnv; input?: boolean } = {}): Started {
   const stateFile = join(dir, 'local.json');
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'local/main.ts', '--edge-port', String(base), '--region-port', String(base + 1), '--dynamodb-port', String(base + 3),
       '--messaging-port', String(base + 4), '--state-file', stateFile, '--no-commands', ...extra],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: options.env ?? process.env },
   );
   running.push(child);
   let output = '';
@@ -73,20 +77,26 @@ const described = (started: Started) =>
   eventually(async () => {
     if (started.child.exitCode !== null) throw new Error(`npm start exited ${started.child.exitCode}:\n${started.output()}`);
     try {
-      return JSON.parse(readFileSync(started.stateFile, 'utf8')) as { edgeUrl: string; devToken: string };
+      return JSON.parse(readFileSync(started.stateFile, 'utf8')) as { edgeUrl: string; devToken: string; pid: number };
     } catch {
       return undefined;
     }
   }, 'the state file of the started cloud');
 
-async function publish(edgeUrl: string, token: string, id: string): Promise<{ seq: number }> {
+/** Publishes through the edge's HTTP endpoint; answers the status and the ack or error. */
+async function tryPublish(edgeUrl: string, token: string, id: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${edgeUrl}/v1/publish`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ channel: 'room:persist', data: id, id }),
   });
-  expect(response.status).toBe(202);
-  return (await response.json()) as { seq: number };
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function publish(edgeUrl: string, token: string, id: string): Promise<{ seq: number }> {
+  const { status, body } = await tryPublish(edgeUrl, token, id);
+  expect(status).toBe(202);
+  return body as { seq: number };
 }
 
 describe('npm start as a process', () => {
@@ -140,5 +150,31 @@ describe('npm start as a process', () => {
     expect(await publish((await described(second)).edgeUrl, devToken, 'after-restart')).toMatchObject({ seq: 2 });
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  }, 240_000);
+
+  it('--jwt-secret signs and checks tokens (over $RELAYMESH_JWT_SECRET), --commands reads game-day commands from stdin, and the state file names its process, free of SDK internals', async () => {
+    const base = await freePortRange();
+    const dir = mkdtempSync(join(tmpdir(), 'relaymesh-flags-'));
+    const flagSecret = 'a-secret-given-with-the-flag-0123456789';
+    const envSecret = 'a-secret-given-in-the-environment-0123456789';
+    const started = npmStart(base, dir, ['--jwt-secret', flagSecret, '--commands'], { env: { ...process.env, RELAYMESH_JWT_SECRET: envSecret }, input: true });
+    const state = await described(started);
+
+    const tokenSignedWith = (secret: string) => mintToken(secret, { sub: 'ops', subscribe: ['*'], publish: ['*'] });
+    expect(await publish(state.edgeUrl, await tokenSignedWith(flagSecret), 'flag-signed')).toMatchObject({ seq: 1 });
+    expect((await tryPublish(state.edgeUrl, await tokenSignedWith(envSecret), 'env-signed')).status).toBe(401);
+    expect(await publish(state.edgeUrl, state.devToken, 'dev-token')).toMatchObject({ seq: 2 });
+    // The flag's secret is used, not kept: the next start without it must not inherit it.
+    expect(existsSync(join(dir, 'jwt-secret'))).toBe(false);
+
+    const stateText = readFileSync(started.stateFile, 'utf8');
+    expect(state.pid).toBe(started.child.pid);
+    expect(stateText).not.toContain('$source');
+
+    started.child.stdin!.write('drain eu-west-1\nstatus\n');
+    await eventually(async () => started.output().includes('drain eu-west-1: done; healthy regions: us-east-1\n'), 'the drain command to be answered');
+    await eventually(async () => started.output().includes('faults injected so far: '), 'the status command to be answered');
+    started.child.kill('SIGINT');
+    expect(await started.exited).toBe(0);
   }, 240_000);
 });
