@@ -137,7 +137,7 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
     await subscriber.request({ action: 'subscribe', channel: 'after:fuzz' });
     await publisher.request({ action: 'publish', channel: 'after:fuzz', data: 'still alive' });
     await subscriber.waitFor((f) => f.type === 'message' && f.data === 'still alive');
-  }, 120_000);
+  }, 240_000);
 
   it('30 clients in a row that send a frame and vanish before the answer leave the cloud serving', async () => {
     for (let i = 0; i < 30; i++) {
@@ -218,13 +218,14 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
     // Whether the gateway had to cut it off depends on how much the kernel's loopback buffers
     // absorbed; the cap itself is proven in local/websocket-api.test.ts.
     expect(rssGrowthMb).toBeLessThan(150);
-  });
+  }, 120_000);
 });
 
 
 describe('hardening: a failover crowd on the local cloud', () => {
-  // Low enough that the crowd must queue on it on any machine: 100 clients need 5 s of quota.
-  const QUOTA = 20;
+  // Low enough that the crowd must queue on it even on a machine so loaded that the 100
+  // reconnects spread over several seconds: they need 20 s of quota.
+  const QUOTA = 5;
   let cloud: LocalCloud;
   const clients: RelaymeshClient[] = [];
 
@@ -254,5 +255,5 @@ describe('hardening: a failover crowd on the local cloud', () => {
     expect(errors.filter((e) => e.includes('no handshake within'))).toEqual([]);
     // The quota did bite: some upgrades were refused and tried again later.
     expect(errors.some((e) => e.includes('429'))).toBe(true);
-  });
+  }, 120_000);
 });

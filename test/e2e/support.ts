@@ -169,14 +169,20 @@ afterEach(({ task }) => {
   // A wait is bounded by its test's timeout: when that fires, say what the test was waiting for.
   if (task.result?.state === 'fail' && pendingWaits.size > 0) console.error(`"${task.name}" was still waiting for: ${[...pendingWaits].map((w) => w.awaited).join('; ')}`);
   pendingWaits.clear();
-  testEnded.abort(new Error('the test ended during this wait'));
+  testEnded.abort();
 });
 
 async function untilTestEnds<T>(awaited: string, wait: (ended: AbortSignal) => Promise<T>): Promise<T> {
   const pending = { awaited };
   pendingWaits.add(pending);
+  const ended = testEnded.signal;
   try {
-    return await wait(testEnded.signal);
+    return await wait(ended);
+  } catch (error) {
+    // The test is over (its timeout fired) and nobody awaits this any more: stay pending, as the
+    // abandoned test does, rather than reject where no one listens (an unhandled rejection).
+    if (ended.aborted) return new Promise<never>(() => undefined);
+    throw error;
   } finally {
     pendingWaits.delete(pending);
   }
