@@ -36,6 +36,15 @@ const UNREACHED_CREDENTIAL_SOURCES = [
 ];
 
 /**
+ * The event-stream codec (~15-20 kB), which the SDK's protocols import lazily (`await
+ * import(...)`) only to send or read an operation's event-stream member. No client the handlers
+ * use (DynamoDB, SNS, SQS, SSM, Secrets Manager, API Gateway Management) has an operation with
+ * one; a client that does (Kinesis SubscribeToShard, a Bedrock stream, S3 SelectObjectContent)
+ * would need it back in the bundle.
+ */
+const UNREACHED_EVENT_STREAMS = ['@smithy/core/event-streams'];
+
+/**
  * How every handler is bundled: one minified ESM file with a source map file beside it. The
  * tracing choice is written into the bundle (POWERTOOLS_TRACE_ENABLED, read by
  * lambdas/tracing.ts), so an untraced bundle leaves the Tracer and the X-Ray SDK out. The
@@ -48,7 +57,7 @@ export function functionBundling(options: { tracing: boolean }): BundlingOptions
     mainFields: ['module', 'main'],
     // The same SDK version the local cloud tests run, not whatever the runtime ships.
     bundleAwsSDK: true,
-    externalModules: UNREACHED_CREDENTIAL_SOURCES,
+    externalModules: [...UNREACHED_CREDENTIAL_SOURCES, ...UNREACHED_EVENT_STREAMS],
     minify: true,
     sourceMap: true,
     target: 'node22',

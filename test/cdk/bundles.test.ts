@@ -19,18 +19,23 @@ const CLIENTS: Record<HandlerName, string[]> = {
 const METERED: readonly HandlerName[] = ['message-router', 'delivery-worker'];
 
 /**
- * Ceilings, bytes, untraced: the sizes plus ~5 %, so a dependency that creeps back in fails
- * here. Every bundle holds the bundled SDK's shared core (~155 kB) plus its clients (README,
- * Lambda bundles) and the Powertools Logger (~21 kB); the metered ones Powertools Metrics (~12 kB).
+ * Ceilings, bytes, untraced: the sizes plus ~2.5 %, so a dependency that creeps back in fails
+ * here. Every bundle holds the bundled SDK's shared core (~140 kB) plus its clients (README,
+ * Benchmark) and the Powertools Logger (~24 kB); the metered ones Powertools Metrics (~12 kB).
+ * Only the authorizer is within the 250 kB budget (BUNDLE_BUDGET_BYTES); the README says why
+ * the others are not.
  */
 const CEILING_BYTES: Record<HandlerName, number> = {
-  authorizer: 262_000,
-  connect: 307_000,
-  disconnect: 347_000,
-  'message-router': 405_000,
-  'delivery-worker': 385_000,
-  edge: 482_000,
+  authorizer: 236_000,
+  connect: 279_000,
+  disconnect: 318_000,
+  'message-router': 380_000,
+  'delivery-worker': 358_000,
+  edge: 448_000,
 };
+
+/** SDK code that the SDK imports lazily and these functions never reach (lib/relaymesh-function.ts). */
+const UNREACHED = ['node_modules/@smithy/core/dist-es/submodules/event-streams/', 'node_modules/@aws-sdk/credential-provider-ini/', 'node_modules/@aws-sdk/nested-clients/'];
 
 describe('GIVEN every Lambda entry built with the CDK bundling options', () => {
   const outDir = mkdtempSync(join(tmpdir(), 'relaymesh-bundles-'));
@@ -65,6 +70,12 @@ describe('GIVEN every Lambda entry built with the CDK bundling options', () => {
     for (const bundle of untraced) {
       expect(bundle.packages.has('@aws-lambda-powertools/logger'), bundle.handler).toBe(true);
       expect(bundle.packages.has('@aws-lambda-powertools/metrics'), bundle.handler).toBe(METERED.includes(bundle.handler));
+    }
+  });
+
+  it('THEN no bundle holds the event-stream codec or the credential sources a Lambda function never reaches', () => {
+    for (const bundle of [...untraced, ...traced]) {
+      expect(bundle.inputs.filter((path) => UNREACHED.some((prefix) => path.includes(prefix))), bundle.handler).toEqual([]);
     }
   });
 
