@@ -24,15 +24,26 @@ export function useShopConfig(): { readonly dir: string; readonly config: string
 /** A line `--dry-run` prints for one call. */
 export const dryRunLine = (region: string, operation: string, input: object): string => `[dry run] ${region} ${operation} ${JSON.stringify(input)}`;
 
+/** Runs `relaymesh <args>` in-process and returns what it printed, line by line. */
+export async function relaymesh(...args: string[]): Promise<string[]> {
+  const printed: string[] = [];
+  await createProgram({ out: (text) => printed.push(...text.split('\n')), err: (text) => printed.push(text) }).parseAsync(args, { from: 'user' });
+  return printed;
+}
+
 /** Runs `relaymesh <args>` in-process and returns what it printed; with no credentials anywhere, an AWS call that got out would fail the command. */
 export async function relaymeshWithoutCredentials(...args: string[]): Promise<string[]> {
-  const printed: string[] = [];
   const saved = { ...process.env };
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'relaymesh-none', AWS_EC2_METADATA_DISABLED: 'true' });
   try {
-    await createProgram({ out: (text) => printed.push(...text.split('\n')), err: (text) => printed.push(text) }).parseAsync(args, { from: 'user' });
+    return await relaymesh(...args);
   } finally {
     process.env = saved;
   }
-  return printed;
+}
+
+/** Writes `file` as `npm start` writes its state file, this process standing for its process, so the CLI finds the cloud `description` describes. */
+export async function writeStateFile(file: string, description: object): Promise<string> {
+  await writeFile(file, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), ...description }));
+  return file;
 }

@@ -8,7 +8,7 @@ import { EVENT_CLASSES, loadConfig, type EventClass } from '../../lib/config';
 import type { LocalCloudDescription } from '../../local/cloud';
 import { LOCAL_CREDENTIALS } from '../../local/http';
 import { provisionMessaging, startMessaging, type MessagingServer, type RegionMessaging } from '../../local/messaging';
-import { createProgram } from '../cli';
+import { relaymesh as relaymeshLines, writeStateFile } from '../cli-test-support';
 import { sqsQueuePort } from './queue-port';
 import { moveBack } from './redrive';
 
@@ -40,8 +40,7 @@ async function freshCloud(): Promise<{ stateFile: string; queues: Record<string,
     credentials: LOCAL_CREDENTIALS,
     regions: Object.fromEntries(REGIONS.map((r) => [r, { sqsEndpoint: server.endpoint, queues: messaging[r]!.queues }])),
   };
-  const stateFile = join(dir, `local-${clouds}.json`);
-  await writeFile(stateFile, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), ...description }));
+  const stateFile = await writeStateFile(join(dir, `local-${clouds}.json`), description);
   return { stateFile, queues: Object.fromEntries(REGIONS.map((r) => [r, messaging[r]!.queues])) };
 }
 
@@ -68,11 +67,7 @@ async function receiveAll(region: string, url: string) {
 }
 
 /** Runs `relaymesh <args>` in-process and returns what it printed. */
-async function relaymesh(...args: string[]): Promise<string> {
-  const printed: string[] = [];
-  await createProgram({ out: (text) => printed.push(text), err: (text) => printed.push(text) }).parseAsync(args, { from: 'user' });
-  return printed.join('\n');
-}
+const relaymesh = async (...args: string[]): Promise<string> => (await relaymeshLines(...args)).join('\n');
 
 describe('relaymesh dlq on the local cloud (fauxqs)', () => {
   it('list shows the depth of every DLQ of every class and region and the age of its oldest message, and leaves the messages there', async () => {

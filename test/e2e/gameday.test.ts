@@ -1,10 +1,11 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelaymeshClient } from '../../client/src';
 import type { LocalCloud } from '../../local/cloud';
+import { writeStateFile } from '../../ops/cli-test-support';
 import { addGamedayCommand } from '../../ops/gameday/command';
 import type { GamedayReport } from '../../ops/gameday/report';
 import { startTestCloud } from './support';
@@ -18,7 +19,7 @@ describe('relaymesh gameday against a two-region local cloud', () => {
   beforeAll(async () => {
     cloud = await startTestCloud();
     dir = await mkdtemp(join(tmpdir(), 'relaymesh-gameday-'));
-    await writeFile(join(dir, 'local.json'), JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), ...cloud.description }));
+    await writeStateFile(join(dir, 'local.json'), cloud.description);
   });
 
   afterAll(async () => {
