@@ -9,7 +9,7 @@ import { readStatus } from './sources';
 /** How often --watch refreshes. */
 export const WATCH_INTERVAL_MS = 2000;
 /** Clears the terminal and puts the cursor home, so each refresh replaces the last. */
-const CLEAR_SCREEN = '\x1b[2J\x1b[H';
+export const CLEAR_SCREEN = '\x1b[2J\x1b[H';
 
 interface StatusOptions extends TargetOptions {
   json?: boolean;

@@ -1,22 +1,17 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOCAL_CREDENTIALS, type LocalCloud } from '../../local/cloud';
 import { CloudStatusSchema, type CloudStatus } from '../../local/status';
-import { SMALL_CHANNELS, startTestCloud } from '../../test/e2e/support';
-import { createProgram } from '../cli';
-import { renderRegion } from './command';
+import { eventually, SMALL_CHANNELS, startTestCloud } from '../../test/e2e/support';
+import { relaymesh, relaymeshWithoutCredentials, useShopConfig, writeStateFile } from '../cli-test-support';
+import { CLEAR_SCREEN, renderRegion } from './command';
 
 const REGIONS = ['us-east-1', 'eu-west-1'];
-
-/** Runs `relaymesh <args>` in-process and returns what it printed. */
-async function relaymesh(...args: string[]): Promise<string[]> {
-  const printed: string[] = [];
-  await createProgram({ out: (text) => printed.push(...text.split('\n')), err: (text) => printed.push(text) }).parseAsync(args, { from: 'user' });
-  return printed;
-}
+const CLI = resolve(import.meta.dirname, '../../bin/relaymesh-cli.mjs');
 
 describe('GIVEN a running local cloud of two regions and its state file', () => {
   let cloud: LocalCloud;
@@ -29,8 +24,7 @@ describe('GIVEN a running local cloud of two regions and its state file', () => 
     // Critical messages dead-letter after one receive, a second later: a poison message reaches the DLQ at once.
     cloud = await startTestCloud({ regions: REGIONS, eventClasses: { critical: { maxReceiveCount: 1, visibilityTimeoutSeconds: 1 } }, capacity: SMALL_CHANNELS });
     dir = await mkdtemp(join(tmpdir(), 'relaymesh-status-'));
-    stateFile = join(dir, 'local.json');
-    await writeFile(stateFile, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), ...cloud.description }));
+    stateFile = await writeStateFile(join(dir, 'local.json'), cloud.description);
   });
   afterAll(async () => {
     await cloud?.stop();
@@ -59,46 +53,82 @@ describe('GIVEN a running local cloud of two regions and its state file', () => 
     }
   });
 
-  it('WHEN a poison message dead-letters THEN status shows the DLQ depth and criticalDeadLetters in ALARM, and the table names it', async () => {
+  it('WHEN status --watch runs THEN each refresh redraws every region, a drain made between two shows in the next, and Ctrl-C ends it with status 0', { timeout: 120_000 }, async () => {
+    const watch = spawn(process.execPath, [CLI, 'status', '--watch', '--state-file', stateFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    watch.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    watch.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => watch.once('exit', (code, signal) => done({ code, signal })));
+    // Each refresh clears the screen first; a frame is whole once its last line, eu-west-1's alarms, has arrived.
+    const frames = () => stdout.split(CLEAR_SCREEN).slice(1).filter((frame) => /^eu-west-1 [^]*alarms[^\n]*\n/m.test(frame));
+    const euDrained = (frame: string) => frame.split('\n').find((line) => line.startsWith('eu-west-1 '))!.split(/\s{2,}/)[2];
+    const watching = () => {
+      if (watch.exitCode !== null) throw new Error(`status --watch exited (${watch.exitCode}) before it was interrupted:\n${stderr}`);
+    };
+    try {
+      await eventually(async () => (watching(), frames().length >= 1), 'the first refresh of status --watch');
+      expect(euDrained(frames()[0]!)).toBe('no');
+      await cloud.drain('eu-west-1', true);
+      const drainedFrame = await eventually(async () => (watching(), frames().findIndex((frame) => euDrained(frame) === 'yes') + 1), 'a refresh showing eu-west-1 drained');
+      // Not the first frame: a later refresh, read after the drain.
+      expect(drainedFrame).toBeGreaterThan(1);
+      watch.kill('SIGINT');
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(stderr).toBe('');
+      for (const frame of frames()) expect(frame).toMatch(/^status at \S+\n\nregion /);
+    } finally {
+      watch.kill('SIGKILL');
+      await cloud.drain('eu-west-1', false);
+    }
+  });
+
+  it('WHEN a poison message dead-letters THEN status shows the DLQ depth and criticalDeadLetters in ALARM; WHEN redriven THEN one is moved, and it dead-letters again, counted by the worker', { timeout: 120_000 }, async () => {
     const region = 'us-east-1';
     const sqs = new SQSClient({ region, endpoint: cloud.regions[region]!.sqsEndpoint, credentials: LOCAL_CREDENTIALS });
     await sqs.send(new SendMessageCommand({ QueueUrl: cloud.regions[region]!.queues.critical.queueUrl, MessageBody: 'not an envelope' }));
     sqs.destroy();
-    await vi.waitFor(
-      async () => {
-        await cloud.evaluateAlarms();
-        const us = (await status()).regions.find((r) => r.region === region)!;
-        expect(us.queues.find((q) => q.eventClass === 'critical')!.deadLetters).toBe(1);
-        expect(us.alarms.find((a) => a.name === 'criticalDeadLetters')!.state).toBe('ALARM');
-      },
-      { timeout: 30_000, interval: 500 },
-    );
+    const deadLetters = async () => (await status()).regions.find((r) => r.region === region)!.queues.find((q) => q.eventClass === 'critical')!.deadLetters;
+    const alarmed = async () => {
+      await cloud.evaluateAlarms();
+      return (await status()).regions.find((r) => r.region === region)!.alarms.find((a) => a.name === 'criticalDeadLetters')!.state === 'ALARM';
+    };
+    // Each pass through the delivery worker counts the message invalid once (maxReceiveCount 1).
+    const invalidCount = () => cloud.metrics()[`${region}/critical`]?.invalid ?? 0;
+    const shown = async () => {
+      const [dlq] = JSON.parse((await relaymesh('dlq', 'show', '--json', '--regions', region, '--class', 'critical', '--state-file', stateFile)).join('\n')) as Array<{
+        messages: Array<{ messageId: string; body: string }>;
+      }>;
+      return dlq!.messages;
+    };
+
+    await eventually(async () => (await deadLetters()) === 1 && (await alarmed()), 'the poison message in the DLQ and criticalDeadLetters in ALARM');
+    expect(invalidCount()).toBe(1);
     const table = (await relaymesh('status', '--state-file', stateFile)).join('\n');
     expect(table).toMatch(/alarms in ALARM:\n\s+criticalDeadLetters since \S+: Threshold crossed/);
+    const [poison] = await shown();
+    expect(poison).toMatchObject({ body: 'not an envelope' });
+
+    const [redriven] = JSON.parse((await relaymesh('dlq', 'redrive', '--json', '--regions', region, '--class', 'critical', '--state-file', stateFile)).join('\n')) as Array<{
+      moved: number;
+      interrupted: boolean;
+    }>;
+    expect(redriven).toMatchObject({ moved: 1, interrupted: false });
+
+    // Back in the queue, the worker refuses it again: a second invalid count, and a DLQ message of its own (a redrive sends a new one).
+    await eventually(async () => invalidCount() === 2 && (await deadLetters()) === 1, 'the redriven message to be refused and dead-lettered again');
+    await eventually(alarmed, 'criticalDeadLetters in ALARM again');
+    const again = await shown();
+    expect(again).toEqual([expect.objectContaining({ body: 'not an envelope' })]);
+    expect(again[0]!.messageId).not.toBe(poison!.messageId);
   });
 });
 
 describe('relaymesh status --aws --dry-run', () => {
-  let dir: string;
-  let config: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relaymesh-status-dry-run-'));
-    config = join(dir, 'cdk.json');
-    await writeFile(config, JSON.stringify({ context: { relaymesh: { appName: 'shop', regions: ['us-east-1', 'eu-west-1'] } } }));
-  });
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const shop = useShopConfig();
 
   it('prints every queue lookup, depth read and alarm query of every region, and makes none', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'relaymesh-none', AWS_EC2_METADATA_DISABLED: 'true' });
-    let printed: string[];
-    try {
-      printed = await relaymesh('status', '--aws', '--dry-run', '--config', config);
-    } finally {
-      process.env = saved;
-    }
+    const printed = await relaymeshWithoutCredentials('status', '--aws', '--dry-run', '--config', shop.config);
     for (const region of ['us-east-1', 'eu-west-1']) {
       for (const name of ['shop-critical', 'shop-critical-dlq', 'shop-ephemeral', 'shop-ephemeral-dlq']) {
         expect(printed).toContain(`[dry run] ${region} SQS.GetQueueUrl ${JSON.stringify({ QueueName: name })}`);
