@@ -11,6 +11,7 @@ import { provisionMessaging, startMessaging, type MessagingServer, type RegionMe
 import { relaymesh as relaymeshLines, writeStateFile } from '../cli-test-support';
 import { sqsQueuePort } from './queue-port';
 import { moveBack } from './redrive';
+import { eventually } from '../../test/e2e/support';
 
 const REGIONS = ['us-east-1', 'eu-west-1'];
 let server: MessagingServer;
@@ -74,9 +75,12 @@ describe('relaymesh dlq on the local cloud (fauxqs)', () => {
     const { stateFile, queues } = await freshCloud();
     const { dlqUrl } = queues['us-east-1']!.critical;
     await deadLetter('us-east-1', dlqUrl, ['a', 'b', 'c'], 'critical');
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-
-    const rows = JSON.parse(await relaymesh('dlq', 'list', '--json', '--state-file', stateFile)) as Array<{ region: string; of: string; visible: number; oldestAgeSeconds?: number }>;
+    type Row = { region: string; of: string; visible: number; oldestAgeSeconds?: number };
+    // SQS counts ages in whole seconds: list until the oldest is a second old.
+    const rows = await eventually(async () => {
+      const listed = JSON.parse(await relaymesh('dlq', 'list', '--json', '--state-file', stateFile)) as Row[];
+      return (listed.find((r) => r.region === 'us-east-1' && r.of === 'critical')?.oldestAgeSeconds ?? 0) >= 1 && listed;
+    }, 'the oldest dead letter to be a second old');
     expect(rows.map((r) => `${r.region}/${r.of}`).sort()).toEqual(REGIONS.flatMap((r) => EVENT_CLASSES.map((c) => `${r}/${c}`)).sort());
     const full = rows.find((r) => r.region === 'us-east-1' && r.of === 'critical')!;
     expect(full.visible).toBe(3);
@@ -145,7 +149,9 @@ describe('relaymesh dlq on the local cloud (fauxqs)', () => {
     expect(moved).toHaveLength(1);
     // The one sent is still in the DLQ, hidden until its visibility ends; the two not reached are visible again.
     expect(await depth('us-east-1', dlqUrl)).toEqual({ visible: 2, hidden: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // fauxqs ends a visibility timeout when a receive looks: peek (visibility 0) until all three show.
+    const peek = () => sqs['us-east-1']!.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
+    await eventually(async () => ((await peek()).Messages ?? []).length === 3, 'the hidden one to be visible again');
     expect((await receiveAll('us-east-1', dlqUrl)).map((m) => m.Body).sort()).toEqual(['x1', 'x2', 'x3']);
   });
 
