@@ -18,7 +18,8 @@ import { connectionsTable } from '../lambdas/core/tables';
  * our connections table is a global table holding every region's connections, so the Scan
  * filters on this region (it still reads, and is charged for, every item: `itemsRead` is the
  * Scan's ScannedCount); and it reuses the caller's SDK clients where the sample builds a
- * management API client per invocation.
+ * management API client per invocation (fanout-process.ts builds that one as the sample does,
+ * with the SDK's default HTTP options).
  */
 export interface BaselineFanoutDeps {
   dynamo: DynamoDBDocumentClient;
