@@ -44,15 +44,22 @@ export function baselineFanout(deps: BaselineFanoutDeps): (eventBody: string) =>
   const { dynamo, connections, connectionsTableName, region } = deps;
   return async (eventBody) => {
     const payload = (JSON.parse(eventBody) as { data: string }).data;
-    const page = await dynamo.send(
-      new ScanCommand({
-        TableName: connectionsTableName,
-        ProjectionExpression: '#id',
-        FilterExpression: '#region = :region',
-        ExpressionAttributeNames: { '#id': connectionsTable.partitionKey, '#region': 'region' },
-        ExpressionAttributeValues: { ':region': region },
-      }),
-    );
+    const failed = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    let page;
+    try {
+      page = await dynamo.send(
+        new ScanCommand({
+          TableName: connectionsTableName,
+          ProjectionExpression: '#id',
+          FilterExpression: '#region = :region',
+          ExpressionAttributeNames: { '#id': connectionsTable.partitionKey, '#region': 'region' },
+          ExpressionAttributeValues: { ':region': region },
+        }),
+      );
+    } catch (error) {
+      // The sample answers 500 and posts nothing: one failed invocation, not the end of the run.
+      return { itemsRead: 0, posted: 0, gone: 0, truncated: false, error: failed(error) };
+    }
     const result: BaselineInvocation = { itemsRead: page.ScannedCount ?? 0, posted: 0, gone: 0, truncated: page.LastEvaluatedKey !== undefined };
     const posts = (page.Items ?? []).map(async (item) => {
       const connectionId = item[connectionsTable.partitionKey] as string;
@@ -68,7 +75,7 @@ export function baselineFanout(deps: BaselineFanoutDeps): (eventBody: string) =>
     try {
       await Promise.all(posts);
     } catch (error) {
-      result.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      result.error = failed(error);
     }
     return result;
   };
