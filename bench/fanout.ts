@@ -3,7 +3,8 @@
  * `--bundles-only`), then fan-out on the local cloud. N subscribers on one channel, spread over the
  * regions; critical messages published from every region; then an ephemeral stream. Prints
  * throughput, publish→deliver latency, losses, the delivery workers' cost per delivered event
- * and memory. `--compare-sample` runs compare-sample.ts instead. It asserts one thing only:
+ * and memory. Then the latency phases (alone with `--latency-only`): 1 message/s to a few
+ * hundred subscribers over the regions, and to one subscriber (the floor). `--compare-sample` runs compare-sample.ts instead. It asserts one thing only:
  * every subscriber got every acked (origin, seq) exactly once, else it exits 1.
  *
  * The local cloud runs every Lambda invocation on this one Node thread. Many concurrent
@@ -420,7 +421,7 @@ async function main(): Promise<void> {
       const { config } = target;
       const websocketUrls = config.regions.map((region) => cloud.regions[region]!.websocketUrl);
       publishers.push(...(await Promise.all(websocketUrls.map((url) => BenchSocket.open(url, token, REQUEST_TIMEOUT_MS)))));
-      const ids = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${runTag}-${i}`);
+      const ids = (prefix: string, count: number) => messageIds(prefix, runTag, count);
       sections = [];
       checks = [];
       let result: Record<string, unknown> = {};
@@ -479,6 +480,9 @@ async function main(): Promise<void> {
   }
 }
 
+/** A phase's message ids, unique to the run. */
+const messageIds = (prefix: string, runTag: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${runTag}-${i}`);
+
 /** Messages published before each latency phase's measured ones, not reported: the first publishes of a channel pay cold paths (a counter read, a first Query). */
 const LATENCY_WARM_UP_MESSAGES = 3;
 
@@ -511,7 +515,7 @@ async function measureLatency(
       const bench = new Bench(cloud, config, pool, publishers.slice(0, setup.regions), queues, channel, options.settleSeconds * 1000);
       const phase = (prefix: string, count: number) => ({
         eventClass: 'critical' as const,
-        ids: Array.from({ length: count }, (_, i) => `${prefix}-${runTag}-${i}`),
+        ids: messageIds(prefix, runTag, count),
         ratePerSecond: 1,
         stampSend: true,
       });
