@@ -18,7 +18,8 @@ import { connectionsTable } from '../lambdas/core/tables';
  * our connections table is a global table holding every region's connections, so the Scan
  * filters on this region (it still reads, and is charged for, every item: `itemsRead` is the
  * Scan's ScannedCount); and it reuses the caller's SDK clients where the sample builds a
- * management API client per invocation.
+ * management API client per invocation (fanout-process.ts builds that one as the sample does,
+ * with the SDK's default HTTP options).
  */
 export interface BaselineFanoutDeps {
   dynamo: DynamoDBDocumentClient;
@@ -43,15 +44,22 @@ export function baselineFanout(deps: BaselineFanoutDeps): (eventBody: string) =>
   const { dynamo, connections, connectionsTableName, region } = deps;
   return async (eventBody) => {
     const payload = (JSON.parse(eventBody) as { data: string }).data;
-    const page = await dynamo.send(
-      new ScanCommand({
-        TableName: connectionsTableName,
-        ProjectionExpression: '#id',
-        FilterExpression: '#region = :region',
-        ExpressionAttributeNames: { '#id': connectionsTable.partitionKey, '#region': 'region' },
-        ExpressionAttributeValues: { ':region': region },
-      }),
-    );
+    const failed = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    let page;
+    try {
+      page = await dynamo.send(
+        new ScanCommand({
+          TableName: connectionsTableName,
+          ProjectionExpression: '#id',
+          FilterExpression: '#region = :region',
+          ExpressionAttributeNames: { '#id': connectionsTable.partitionKey, '#region': 'region' },
+          ExpressionAttributeValues: { ':region': region },
+        }),
+      );
+    } catch (error) {
+      // The sample answers 500 and posts nothing: one failed invocation, not the end of the run.
+      return { itemsRead: 0, posted: 0, gone: 0, truncated: false, error: failed(error) };
+    }
     const result: BaselineInvocation = { itemsRead: page.ScannedCount ?? 0, posted: 0, gone: 0, truncated: page.LastEvaluatedKey !== undefined };
     const posts = (page.Items ?? []).map(async (item) => {
       const connectionId = item[connectionsTable.partitionKey] as string;
@@ -67,7 +75,7 @@ export function baselineFanout(deps: BaselineFanoutDeps): (eventBody: string) =>
     try {
       await Promise.all(posts);
     } catch (error) {
-      result.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      result.error = failed(error);
     }
     return result;
   };

@@ -5,6 +5,7 @@
  * and the subscribers' sockets run in other processes. Driven over IPC by fanout-sides.ts.
  */
 import type { SQSEvent } from 'aws-lambda';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { connectionsClient, dynamoClient, sqsClient } from '../lambdas/core/aws-clients';
 import { createDeliveryWorkerHandler } from '../lambdas/core/handlers';
 import { addCounts, runtimeFromEnv, type MetricsSink } from '../lambdas/core/runtime';
@@ -49,7 +50,16 @@ function init(side: 'relaymesh' | 'baseline', env: Record<string, string>): void
       };
     };
   } else {
-    const fanout = baselineFanout({ dynamo: runtime.dynamo, connections: runtime.connections, connectionsTableName: runtime.env.CONNECTIONS_TABLE, region: runtime.region });
+    // Its @connections client as the sample builds one, with the SDK's default HTTP options (50
+    // keep-alive sockets, no connection or request timeout), once rather than per invocation: with
+    // the worker's 1 s connection timeout, its posts queued behind the sockets timed out on a loaded machine.
+    const { env: runtimeEnv } = runtime;
+    const connections = new ApiGatewayManagementApiClient({
+      region: runtime.region,
+      endpoint: runtimeEnv.CONNECTIONS_ENDPOINT,
+      ...(runtimeEnv.AWS_ACCESS_KEY_ID && runtimeEnv.AWS_SECRET_ACCESS_KEY && { credentials: { accessKeyId: runtimeEnv.AWS_ACCESS_KEY_ID, secretAccessKey: runtimeEnv.AWS_SECRET_ACCESS_KEY } }),
+    });
+    const fanout = baselineFanout({ dynamo: runtime.dynamo, connections, connectionsTableName: runtimeEnv.CONNECTIONS_TABLE, region: runtime.region });
     // One invocation per message, all at once: API Gateway invokes the sample's handler per message sent.
     invoke = async (bodies) => {
       const results = await Promise.all(bodies.map((body) => fanout(body)));

@@ -3,7 +3,8 @@
  * `--bundles-only`), then fan-out on the local cloud. N subscribers on one channel, spread over the
  * regions; critical messages published from every region; then an ephemeral stream. Prints
  * throughput, publish→deliver latency, losses, the delivery workers' cost per delivered event
- * and memory. `--compare-sample` runs compare-sample.ts instead. It asserts one thing only:
+ * and memory. Then the latency phases (alone with `--latency-only`): 1 message/s to a few
+ * hundred subscribers over the regions, and to one subscriber (the floor). `--compare-sample` runs compare-sample.ts instead. It asserts one thing only:
  * every subscriber got every acked (origin, seq) exactly once, else it exits 1.
  *
  * The local cloud runs every Lambda invocation on this one Node thread. Many concurrent
@@ -39,6 +40,7 @@ import {
   formatSeconds,
   formatTable,
   ratio,
+  type LatencySummary,
   type TableSection,
 } from './stats';
 import { SubscriberPool, type ProcessMemory, type ReadyReport } from './subscribers';
@@ -76,6 +78,9 @@ const OptionsSchema = z.object({
   cloudFrom: z.string().optional(),
   config: z.string(),
   cpuProfDir: z.string().optional(),
+  latencyMessages: z.coerce.number().int().min(0).max(10_000),
+  latencySubscribers: z.coerce.number().int().min(1).max(10_000),
+  latencyOnly: z.boolean().default(false),
 });
 type Options = z.output<typeof OptionsSchema>;
 
@@ -101,6 +106,9 @@ function parseOptions(argv: string[]): Options {
       "delivery workers' maximum concurrency per queue and region (the config's default is higher: see the note at the top of bench/fanout.ts)",
       '2',
     )
+    .option('--latency-messages <n>', 'latency phases: critical messages at 1/s to --latency-subscribers, then to 1 subscriber (the floor); 0 skips them', '30')
+    .option('--latency-subscribers <n>', 'latency phase subscribers, spread evenly over the regions', '200')
+    .option('--latency-only', 'run the latency phases only, not the fan-out phases')
     .option('--json', 'also print a JSON summary')
     .option('--bundles-only', 'print the Lambda bundle sizes and init times only, without the fan-out')
     .option('--init-runs <n>', 'imports per bundle whose median init CPU is printed', '5')
@@ -131,6 +139,8 @@ interface Phase {
   ids: string[];
   /** Events per second; 0 = each region's publisher sends the next once the previous is acked. */
   ratePerSecond: number;
+  /** Put the client's send time in each message's data, so latency counts from the send (recorder.ts). */
+  stampSend?: boolean;
 }
 
 interface PhaseResult {
@@ -199,7 +209,7 @@ class Bench {
     const publish = async (index: number) => {
       const publisher = this.publishers[index % this.publishers.length]!;
       const id = phase.ids[index]!;
-      const frame = { action: 'publish', channel: this.channel, id, class: phase.eventClass, data: { n: index } };
+      const frame = { action: 'publish', channel: this.channel, id, class: phase.eventClass, data: { n: index, ...(phase.stampSend && { sentAt: Date.now() }) } };
       try {
         const answer = await publisher.request(frame, REQUEST_TIMEOUT_MS);
         if (answer.type !== 'ack') errors.push(JSON.stringify(answer));
@@ -327,11 +337,18 @@ async function openTarget(options: Options): Promise<Target> {
   return { config, description: own.description, own, stop: () => own.stop() };
 }
 
-async function subscribe(options: Options, websocketUrls: string[], token: string, channel: string): Promise<{ pool: SubscriberPool; ready: ReadyReport }> {
-  log(`connecting and subscribing ${formatCount(options.subscribers)} sockets, ${options.concurrency} at a time`);
+/** `count` sockets (default --subscribers) spread over the URLs; `regions` (the URLs' regions) splits their latency by route. */
+async function subscribe(
+  options: Options,
+  websocketUrls: string[],
+  token: string,
+  channel: string,
+  { count = options.subscribers, regions }: { count?: number; regions?: string[] } = {},
+): Promise<{ pool: SubscriberPool; ready: ReadyReport }> {
+  log(`connecting and subscribing ${formatCount(count)} sockets, ${options.concurrency} at a time`);
   let loggedAt = Date.now();
   const subscribing = await SubscriberPool.start(
-    { websocketUrls, token, count: options.subscribers, channel, concurrency: options.concurrency, timeoutMs: REQUEST_TIMEOUT_MS },
+    { websocketUrls, regions, token, count, channel, concurrency: options.concurrency, timeoutMs: REQUEST_TIMEOUT_MS },
     (subscribed, failed) => {
       if (Date.now() - loggedAt < PROGRESS_LOG_INTERVAL_MS) return;
       loggedAt = Date.now();
@@ -403,36 +420,49 @@ async function main(): Promise<void> {
       if (!cloud || !queues) throw new Error('the fan-out phases need a cloud the bench started');
       const { config } = target;
       const websocketUrls = config.regions.map((region) => cloud.regions[region]!.websocketUrl);
-      const subscribing = await subscribe(options, websocketUrls, token, channel);
-      pool = subscribing.pool;
-      const { ready } = subscribing;
       publishers.push(...(await Promise.all(websocketUrls.map((url) => BenchSocket.open(url, token, REQUEST_TIMEOUT_MS)))));
+      const ids = (prefix: string, count: number) => messageIds(prefix, runTag, count);
+      sections = [];
+      checks = [];
+      let result: Record<string, unknown> = {};
+      if (!options.latencyOnly) {
+        const subscribing = await subscribe(options, websocketUrls, token, channel);
+        pool = subscribing.pool;
+        const { ready } = subscribing;
+        const bench = new Bench(cloud, config, pool, publishers, queues, channel, options.settleSeconds * 1000);
+        const criticalIds = ids('c', options.messages);
+        const critical = await bench.run({ eventClass: 'critical', ids: criticalIds, ratePerSecond: options.publishRate }, ready.subscribed * criticalIds.length);
+        const ephemeralIds = ids('e', Math.max(1, Math.round(options.ephemeralRate * options.ephemeralSeconds)));
+        const ephemeral = await bench.run(
+          { eventClass: 'ephemeral', ids: ephemeralIds, ratePerSecond: options.ephemeralRate },
+          ready.subscribed * ephemeralIds.length,
+        );
+        // Again at the end: a duplicate of a critical message may have come after its phase.
+        const { summary: criticalCheck } = await pool.summarize(critical.keys);
 
-      const bench = new Bench(cloud, config, pool, publishers, queues, channel, options.settleSeconds * 1000);
-      const ids = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${runTag}-${i}`);
-      const criticalIds = ids('c', options.messages);
-      const critical = await bench.run({ eventClass: 'critical', ids: criticalIds, ratePerSecond: options.publishRate }, ready.subscribed * criticalIds.length);
-      const ephemeralIds = ids('e', Math.max(1, Math.round(options.ephemeralRate * options.ephemeralSeconds)));
-      const ephemeral = await bench.run(
-        { eventClass: 'ephemeral', ids: ephemeralIds, ratePerSecond: options.ephemeralRate },
-        ready.subscribed * ephemeralIds.length,
-      );
-      // Again at the end: a duplicate of a critical message may have come after its phase.
-      const { summary: criticalCheck } = await pool.summarize(critical.keys);
-
-      const dynamoDbPort = Number(new URL(cloud.regions[config.regions[0]!]!.dynamodbEndpoint).port);
-      const jvmPid = findDynamoDbLocalPid(dynamoDbPort);
-      const report = buildReport({
-        options,
-        config,
-        ready,
-        critical,
-        ephemeral,
-        memory: { bench: ownMemory(), subscribers: ephemeral.subscriberMemory, jvm: jvmPid === undefined ? undefined : processMemory(jvmPid) },
-      });
-      sections = report.sections;
-      json = report.json;
-      checks = [{ label: 'critical messages', summary: criticalCheck, enforced: true }];
+        const dynamoDbPort = Number(new URL(cloud.regions[config.regions[0]!]!.dynamodbEndpoint).port);
+        const jvmPid = findDynamoDbLocalPid(dynamoDbPort);
+        const report = buildReport({
+          options,
+          config,
+          ready,
+          critical,
+          ephemeral,
+          memory: { bench: ownMemory(), subscribers: ephemeral.subscriberMemory, jvm: jvmPid === undefined ? undefined : processMemory(jvmPid) },
+        });
+        sections.push(...report.sections);
+        result = report.json;
+        checks.push({ label: 'critical messages', summary: criticalCheck, enforced: true });
+      }
+      if (options.latencyMessages > 0) {
+        const latency = await measureLatency(options, { cloud, config, queues, publishers, websocketUrls, token, runTag });
+        sections.push(latencySection(latency, options.latencyMessages));
+        result = { ...(options.latencyOnly && { machine: machine() }), ...result, latency };
+        checks.push(...latency.map(({ label, summary }) => ({ label: `latency, ${label}`, summary, enforced: true })));
+      }
+      // The load and date as the measuring ended (the fan-out report has its own in Setup).
+      if (options.latencyOnly) sections.unshift(machineSection());
+      json = result;
     }
     sections.push(deliveryCheckSection(checks));
     process.stdout.write(`\n${formatTable(sections)}\n`);
@@ -449,6 +479,75 @@ async function main(): Promise<void> {
     await target.stop();
     log('stopped');
   }
+}
+
+/** A phase's message ids, unique to the run. */
+const messageIds = (prefix: string, runTag: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${runTag}-${i}`);
+
+/** Messages published before each latency phase's measured ones, not reported: the first publishes of a channel pay cold paths (a counter read, a first Query). */
+const LATENCY_WARM_UP_MESSAGES = 3;
+
+interface LatencyRun {
+  label: string;
+  subscribed: number;
+  summary: PhaseSummary;
+}
+
+/**
+ * The latency phases, on channels of their own: critical messages at 1/s, published alternately
+ * from every region, to --latency-subscribers spread over the regions (same-region and
+ * cross-region deliveries told apart); then from the first region to one subscriber there, the
+ * floor. Latency counts from the publisher's send to the subscriber's receive.
+ */
+async function measureLatency(
+  options: Options,
+  target: { cloud: LocalCloud; config: RelaymeshConfig; queues: QueueWatcher; publishers: BenchSocket[]; websocketUrls: string[]; token: string; runTag: string },
+): Promise<LatencyRun[]> {
+  const { cloud, config, queues, publishers, websocketUrls, token, runTag } = target;
+  const setups = [
+    { label: `${formatCount(options.latencySubscribers)} subscribers over ${config.regions.join(', ')}`, count: options.latencySubscribers, regions: config.regions.length, name: 'spread' },
+    { label: `1 subscriber in ${config.regions[0]}, published there (the floor)`, count: 1, regions: 1, name: 'floor' },
+  ];
+  const runs: LatencyRun[] = [];
+  for (const setup of setups) {
+    const channel = `bench-latency:${runTag}:${setup.name}`;
+    const { pool, ready } = await subscribe(options, websocketUrls.slice(0, setup.regions), token, channel, { count: setup.count, regions: config.regions.slice(0, setup.regions) });
+    try {
+      const bench = new Bench(cloud, config, pool, publishers.slice(0, setup.regions), queues, channel, options.settleSeconds * 1000);
+      const phase = (prefix: string, count: number) => ({
+        eventClass: 'critical' as const,
+        ids: messageIds(prefix, runTag, count),
+        ratePerSecond: 1,
+        stampSend: true,
+      });
+      log(`latency, ${setup.label}: ${LATENCY_WARM_UP_MESSAGES} warm-up messages, then ${options.latencyMessages} at 1/s`);
+      await bench.run(phase(`lw-${setup.name}`, LATENCY_WARM_UP_MESSAGES), ready.subscribed * LATENCY_WARM_UP_MESSAGES);
+      const { summary } = await bench.run(phase(`l-${setup.name}`, options.latencyMessages), ready.subscribed * options.latencyMessages);
+      runs.push({ label: setup.label, subscribed: ready.subscribed, summary });
+    } finally {
+      await pool.close();
+    }
+  }
+  return runs;
+}
+
+function latencySection(runs: LatencyRun[], messages: number): TableSection {
+  const percentiles = (summary?: LatencySummary) => `${[summary?.p50, summary?.p90, summary?.p99].map(formatMs).join(' / ')}  (max ${formatMs(summary?.max)}, ${formatCount(summary?.count)} deliveries)`;
+  return {
+    title: `Latency: ${formatCount(messages)} critical messages at 1/s, publisher's send → subscriber's receive, p50 / p90 / p99`,
+    rows: runs.flatMap(({ label, summary }) => {
+      const byRoute = summary.latencyByRoute;
+      return [
+        [label, `${formatCount(summary.delivered)} / ${formatCount(summary.expected)} delivered`],
+        ...(byRoute && byRoute.crossRegion
+          ? ([
+              ['  same region', percentiles(byRoute.sameRegion)],
+              ['  cross region', percentiles(byRoute.crossRegion)],
+            ] as const)
+          : ([['  same region', percentiles(summary.latencyMs)]] as const)),
+      ] as const;
+    }),
+  };
 }
 
 /** Sequenced messages every subscriber must have received exactly once, by (origin, seq). */

@@ -47,4 +47,15 @@ describe('DeliveryRecorder', () => {
     recorder.record(0, { type: 'presence', event: 'join' }, 1_002);
     expect(recorder.summary([deliveryKey({ id: 'e-1' })])).toMatchObject({ delivered: 1, missing: 0, frames: 1, events: 1 });
   });
+
+  it('GIVEN the subscribers\' regions THEN latency splits into same-region and cross-region deliveries, from the send time a message carries when it has one', () => {
+    const recorder = new DeliveryRecorder(2, (subscriber) => ['a', 'b'][subscriber]!);
+    recorder.record(0, message('a', 1), 1_010);
+    recorder.record(1, message('a', 1), 1_040);
+    recorder.record(0, { ...message('b', 1), data: { sentAt: 990 } }, 1_050);
+    const { latencyMs, latencyByRoute } = recorder.summary(keys(['a', 1], ['b', 1]));
+    expect(latencyMs).toMatchObject({ count: 3, max: 60 });
+    expect(latencyByRoute?.sameRegion).toMatchObject({ count: 1, max: 10 });
+    expect(latencyByRoute?.crossRegion).toMatchObject({ count: 2, p50: 40, max: 60 });
+  });
 });

@@ -17,8 +17,10 @@ export interface PhaseSummary {
   events: number;
   firstReceivedAt?: number;
   lastReceivedAt?: number;
-  /** Receive time minus the message's `ts` (publish time at its origin), first arrivals only. */
+  /** Receive time minus the message's `ts` (publish time at its origin), or its `data.sentAt` (see MessageEvent), first arrivals only. */
   latencyMs?: LatencySummary;
+  /** latencyMs split by whether the subscriber is in the message's origin region, when the recorder knows the subscribers' regions. */
+  latencyByRoute?: { sameRegion?: LatencySummary; crossRegion?: LatencySummary };
 }
 
 /** The fields of a message that identify it, as a subscriber sees them. */
@@ -39,6 +41,8 @@ interface MessageEvent extends MessageIdentity {
   type: 'message';
   origin: string;
   ts: number;
+  /** A bench publisher's send time (epoch ms), when it put one in the data: latency then counts from the client's send, the router's work before `ts` included. */
+  data?: { sentAt?: unknown };
 }
 
 // Hand-written guards rather than zod: this runs once per received event, millions of times
@@ -55,6 +59,7 @@ const batchedFrames = (frame: unknown): unknown[] | undefined => {
 const arrivedCount = (arrivals: Arrivals): number => arrivals.latencies.reduce((n, latency) => (Number.isNaN(latency) ? n : n + 1), 0);
 
 interface Arrivals {
+  origin: string;
   /** Per subscriber: NaN until the first arrival, then its latency. */
   latencies: Float64Array;
   duplicates: number;
@@ -76,7 +81,11 @@ export class DeliveryRecorder {
   private firstReceivedAt?: number;
   private lastReceivedAt?: number;
 
-  constructor(private readonly subscribers: number) {}
+  /** `regionOf` tells a subscriber's region (by its index), to split latency into same-region and cross-region deliveries. */
+  constructor(
+    private readonly subscribers: number,
+    private readonly regionOf?: (subscriber: number) => string,
+  ) {}
 
   /** Distinct (subscriber, message) deliveries since the phase began, expected or not. */
   get delivered(): number {
@@ -104,12 +113,13 @@ export class DeliveryRecorder {
     this.counts.events++;
     const key = deliveryKey(event);
     let arrivals = this.arrivals.get(key);
-    if (!arrivals) this.arrivals.set(key, (arrivals = { latencies: new Float64Array(this.subscribers).fill(Number.NaN), duplicates: 0, phase: this.phase }));
+    if (!arrivals) this.arrivals.set(key, (arrivals = { origin: event.origin, latencies: new Float64Array(this.subscribers).fill(Number.NaN), duplicates: 0, phase: this.phase }));
     if (!Number.isNaN(arrivals.latencies[subscriber]!)) {
       arrivals.duplicates++;
       return;
     }
-    arrivals.latencies[subscriber] = receivedAt - event.ts;
+    const sentAt = event.data?.sentAt;
+    arrivals.latencies[subscriber] = receivedAt - (typeof sentAt === 'number' ? sentAt : event.ts);
     this.counts.delivered++;
     this.firstReceivedAt ??= receivedAt;
     this.lastReceivedAt = receivedAt;
@@ -119,12 +129,16 @@ export class DeliveryRecorder {
   summary(expectedKeys: readonly string[]): PhaseSummary {
     const expected = new Set(expectedKeys);
     const latencies: Float64Array[] = [];
+    const byRoute = { sameRegion: [] as number[], crossRegion: [] as number[] };
     let delivered = 0;
     let duplicates = 0;
     for (const key of expected) {
       const arrivals = this.arrivals.get(key);
       if (!arrivals) continue;
       latencies.push(arrivals.latencies);
+      if (this.regionOf) {
+        arrivals.latencies.forEach((latency, subscriber) => byRoute[this.regionOf!(subscriber) === arrivals.origin ? 'sameRegion' : 'crossRegion'].push(latency));
+      }
       delivered += arrivedCount(arrivals);
       duplicates += arrivals.duplicates;
     }
@@ -146,6 +160,7 @@ export class DeliveryRecorder {
       firstReceivedAt: this.firstReceivedAt,
       lastReceivedAt: this.lastReceivedAt,
       latencyMs: summarizeLatencies(all),
+      ...(this.regionOf && { latencyByRoute: { sameRegion: summarizeLatencies(byRoute.sameRegion), crossRegion: summarizeLatencies(byRoute.crossRegion) } }),
     };
   }
 }

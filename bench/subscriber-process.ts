@@ -56,7 +56,10 @@ async function start(options: SubscriberPoolOptions): Promise<void> {
     }
   });
   sockets = opened.filter((s): s is BenchSocket => s !== undefined);
-  recorder = new DeliveryRecorder(sockets.length);
+  const { regions } = options;
+  // Sockets that failed leave no gap: a subscriber's index maps back to the URL it connected to.
+  const urlIndex = opened.flatMap((socket, index) => (socket ? [index % options.websocketUrls.length] : []));
+  recorder = new DeliveryRecorder(sockets.length, regions && ((subscriber) => regions[urlIndex[subscriber]!]!));
   sockets.forEach((socket, subscriber) => {
     socket.onFrame = (frame, receivedAt) => recorder?.record(subscriber, frame, receivedAt);
   });

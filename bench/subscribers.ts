@@ -10,6 +10,8 @@ import type { PhaseSummary } from './recorder';
 export interface SubscriberPoolOptions {
   /** Subscriber i connects to websocketUrls[i % length]: spread evenly over the regions. */
   websocketUrls: string[];
+  /** The region of each of websocketUrls, when latency is to be told apart by route (same-region or cross-region). */
+  regions?: string[];
   token: string;
   count: number;
   channel: string;

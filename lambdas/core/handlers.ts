@@ -140,7 +140,7 @@ export function createMessageRouterHandler(runtime: MeteredRuntime<'dynamo' | 's
     recovery: {
       store,
       history: publisher.history,
-      poster: apiGatewayPoster(runtime.connections, env.POST_TIMEOUT_MS),
+      poster: apiGatewayPoster(runtime.connections, env.CONNECTIONS_ENDPOINT, env.POST_TIMEOUT_MS),
       regions: env.REGIONS,
       maxReplay: env.MAX_REPLAY,
       replicationWaitMs: env.REPLICATION_WAIT_MS,
@@ -163,7 +163,7 @@ export function createDeliveryWorkerHandler(runtime: MeteredRuntime<'dynamo' | '
   const deps = {
     region: runtime.region,
     store: connectionStore(runtime),
-    poster: apiGatewayPoster(runtime.connections, env.POST_TIMEOUT_MS),
+    poster: apiGatewayPoster(runtime.connections, env.CONNECTIONS_ENDPOINT, env.POST_TIMEOUT_MS),
     history: messageHistory(runtime),
     ttlSeconds: env.EVENT_TTL_SECONDS,
     concurrency: env.DELIVERY_CONCURRENCY,

@@ -119,6 +119,20 @@ export class MessageHistory {
     }
   }
 
+  /**
+   * Reads the counter of (channel, origin) into this instance's cache unless it is there, so a
+   * `sequence` that follows skips that read: for a caller with another call to make first (the
+   * publish claim) to run both at once. Only a hint, as the cache always is (the transaction checks
+   * the counter), so it never throws: a failed read is made again by `sequence`.
+   */
+  async prefetchCounter(channel: string, origin: string): Promise<void> {
+    const key = channelOriginKey(channel, origin);
+    if (this.counters.has(key)) return;
+    const seq = await this.readCounter(key).catch(() => undefined);
+    // A `sequence` meanwhile knows better than this read.
+    if (seq !== undefined && !this.counters.has(key)) this.remember(key, seq);
+  }
+
   /** Deletes what fell out of the per-channel cap; best effort, TTL removes it anyway. */
   async trim(envelope: SequencedEnvelope): Promise<void> {
     if (envelope.seq <= this.options.maxPerChannel) return;
@@ -143,8 +157,11 @@ export class MessageHistory {
     for (let i = 0; i < envelopes.length; i += 100) {
       const keys = [...new Map(envelopes.slice(i, i + 100).map((e) => [keyOf(e), this.itemKey(e)])).values()];
       // Keys left unprocessed count as absent: putting an item that is there already is harmless.
+      // So is an eventually consistent read (half the read units): a stale "absent" costs a
+      // conditional put that finds the item, and a stale "present" can only be an item trimmed or
+      // expired since, which recovery reports expired anyway (history items are never rewritten).
       const { Responses } = await this.options.dynamo.send(
-        new BatchGetCommand({ RequestItems: { [this.options.historyTableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#pk, #seq', ExpressionAttributeNames: { '#pk': historyTable.partitionKey, '#seq': historyTable.sortKey.name } } } }),
+        new BatchGetCommand({ RequestItems: { [this.options.historyTableName]: { Keys: keys, ProjectionExpression: '#pk, #seq', ExpressionAttributeNames: { '#pk': historyTable.partitionKey, '#seq': historyTable.sortKey.name } } } }),
       );
       for (const item of Responses?.[this.options.historyTableName] ?? []) present.add(`${item[historyTable.partitionKey]}/${item[historyTable.sortKey.name]}`);
     }

@@ -63,7 +63,12 @@ export async function publishEvent(
   const retryId = clientId || frame.class === 'critical' ? id : undefined;
   try {
     if (clientId) {
-      const held = await options.claims.claim(channel, id, attempt);
+      // The claim and the counter read a first sequencing here needs touch different tables, and
+      // the counter is only a hint the transaction checks: at once rather than one after the other.
+      const [held] = await Promise.all([
+        options.claims.claim(channel, id, attempt),
+        frame.class === 'critical' && options.history.prefetchCounter(channel, options.region),
+      ]);
       if (held) return await answerRetry(options, channel, id, held);
     }
     if (frame.class === 'critical') return await publishSequenced(options, envelope, clientId ? attempt : undefined);
