@@ -17,15 +17,8 @@ const ENV = {
 /** SDK clients in memory: every channel has the one subscriber c1, and every post arrives. */
 const fakeClients = {
   dynamo: () => ({ send: async () => ({ Items: [{ connectionId: 'c1' }] }) }) as never,
-  // The poster signs with the client's region and credentials and sends through its request handler (poster.ts).
-  connections: () =>
-    ({
-      config: {
-        region: async () => 'eu-west-1',
-        credentials: async () => ({ accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }),
-        requestHandler: { handle: async () => ({ response: { statusCode: 200, headers: {} } }) },
-      },
-    }) as never,
+  // The poster signs with the client's signer and sends through its request handler (poster.ts).
+  connections: () => ({ config: { signer: async () => ({ sign: async (request: unknown) => request }), requestHandler: { handle: async () => ({ response: { statusCode: 200, headers: {} } }) } } }) as never,
   sqs: () => ({ send: async () => ({}) }) as never,
 };
 
