@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
@@ -62,6 +63,9 @@ describe('apiGatewayPoster', () => {
     const scope = (headers: IncomingMessage['headers']) => /Credential=AKIDTEST\/\d{8}\/([^/]+\/[^/]+)\/aws4_request/.exec(headers.authorization ?? '')?.[1];
     expect(scope(ours!.headers)).toBe('eu-west-1/execute-api');
     expect(scope(ours!.headers)).toBe(scope(sdk!.headers));
+    // The payload's hash, computed once per frame, is what the signature covers.
+    expect(ours!.headers['x-amz-content-sha256']).toBe(createHash('sha256').update('{"type":"message"}').digest('hex'));
+    expect(/SignedHeaders=([^,]+)/.exec(ours!.headers.authorization ?? '')?.[1]?.split(';')).toContain('x-amz-content-sha256');
   });
 
   it('tells ok, gone, throttled and failed apart by the answer', async () => {

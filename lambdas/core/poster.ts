@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { HttpRequest, HttpResponse } from '@smithy/types';
 
@@ -39,13 +40,26 @@ export function apiGatewayPoster(client: ApiGatewayManagementApiClient, endpoint
   };
   const stagePath = url.pathname.replace(/\/+$/, '');
   let signer: ReturnType<typeof client.config.signer> | undefined;
+  // A batch's frame goes to every subscriber as one payload: hashed once, the signer then takes
+  // the hash from x-amz-content-sha256 (SigV4's own header for it) instead of hashing per post.
+  const payloadHashes = new WeakMap<Uint8Array, string>();
+  const payloadHash = (payload: Uint8Array) => {
+    let hash = payloadHashes.get(payload);
+    if (hash === undefined) payloadHashes.set(payload, (hash = createHash('sha256').update(payload).digest('hex')));
+    return hash;
+  };
   return {
     async post(connectionId, payload) {
       try {
         const request: HttpRequest = {
           ...base,
           path: `${stagePath}/@connections/${encodeConnectionId(connectionId)}`,
-          headers: { host: url.host, 'content-type': 'application/octet-stream', 'content-length': String(payload.byteLength) },
+          headers: {
+            host: url.host,
+            'content-type': 'application/octet-stream',
+            'content-length': String(payload.byteLength),
+            'x-amz-content-sha256': payloadHash(payload),
+          },
           body: payload,
         };
         const signed = await (await (signer ??= client.config.signer())).sign(request);
