@@ -8,6 +8,7 @@ import { loadConfig } from '../lib/config';
 import { connectionsTable, physicalTableName } from '../lambdas/core/tables';
 import { createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { startEventSourceMapping } from './event-source-mapping';
+import { eventually } from '../test/e2e/support';
 import { FaultInjector, InvocationKilledError, type FaultSettings } from './faults';
 import { startGlobalTableReplication } from './global-tables';
 import { LOCAL_CREDENTIALS } from './http';
@@ -239,13 +240,12 @@ describe('replication lag jitter', () => {
       await writer.send(new PutItemCommand({ TableName: table, Item: { connectionId: { S: 'jittered' }, v: { N: String(version) } } }));
       await new Promise((resolve) => setTimeout(resolve, 15));
     }
-    await vi.waitFor(
-      async () => {
-        const { Item } = await reader.send(new GetItemCommand({ TableName: table, Key: { connectionId: { S: 'jittered' } }, ConsistentRead: true }));
-        expect(Item?.v?.N).toBe(String(versions));
-      },
-      { timeout: 10_000, interval: 50 },
-    );
+    // The replicator counts a change once its write has returned, a moment after a reader can see it:
+    // wait for both, every change applied and the last version readable in B.
+    await eventually(async () => {
+      const { Item } = await reader.send(new GetItemCommand({ TableName: table, Key: { connectionId: { S: 'jittered' } }, ConsistentRead: true }));
+      return Item?.v?.N === String(versions) && replicator.stats().applied + replicator.stats().skippedAsOlder === versions;
+    }, `version ${versions} in B and every change accounted for`, 50);
     // Last writer wins skips a change applied after a newer one: none skipped means none overtaken.
     expect(replicator.stats()).toMatchObject({ applied: versions, skippedAsOlder: 0 });
     expect(new Set(lags).size).toBeGreaterThan(5);
