@@ -55,10 +55,25 @@ export async function startFunctionThread<E, R>(options: FunctionThreadOptions):
   let ready = false;
   let startupSettled: { resolve: () => void; reject: (error: Error) => void } | undefined;
   const started = new Promise<void>((resolve, reject) => (startupSettled = { resolve, reject }));
-  const failedToStart = (error: Error) => startupSettled!.reject(new Error(`Function ${name} (${region}) failed to start: ${error.message}`, { cause: error }));
+  const failedToStart = (error: Error) => {
+    startupSettled!.reject(new Error(`Function ${name} (${region}) failed to start: ${error.message}`, { cause: error }));
+    void worker.terminate();
+  };
+
+  const crashed = (error: Error) => {
+    const crash = new Error(`Function ${name} (${region}) crashed: ${error.message}`, { cause: error });
+    end(crash);
+    options.onCrash(crash);
+    void worker.terminate();
+  };
 
   worker.on('message', (message: unknown) => {
-    const reply = received(SandboxReplySchema, message, `reply of function ${name} (${region})`);
+    let reply;
+    try {
+      reply = received(SandboxReplySchema, message, `reply of function ${name} (${region})`);
+    } catch (error) {
+      return ready ? crashed(error as Error) : failedToStart(error as Error);
+    }
     if (reply.type === 'ready') {
       ready = true;
       return startupSettled!.resolve();
@@ -69,12 +84,7 @@ export async function startFunctionThread<E, R>(options: FunctionThreadOptions):
     if (reply.type === 'result') waiting?.resolve(reply.value as R);
     else waiting?.reject(rethrown(reply.error));
   });
-  worker.on('error', (error) => {
-    if (!ready) return failedToStart(error);
-    const crash = new Error(`Function ${name} (${region}) crashed: ${error.message}`, { cause: error });
-    end(crash);
-    options.onCrash(crash);
-  });
+  worker.on('error', (error) => (ready ? crashed(error) : failedToStart(error)));
   worker.on('exit', (code) => {
     failedToStart(new Error(`its thread exited with code ${code}`));
     end(new Error(`Function ${name} (${region}) is stopped`));
