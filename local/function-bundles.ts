@@ -6,7 +6,7 @@
  * in a fraction of the time the sources would take through a loader.
  */
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,9 @@ export async function buildFunctionBundles(
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await build({
+    const { outputFiles } = await build({
+      // Written here, not by esbuild's own process, which could write into the directory after an exit removed it.
+      write: false,
       entryPoints: Object.fromEntries(builders.names.map((handler) => [handler, `${ENTRY_PREFIX}${handler}`])),
       outdir: dir,
       outExtension: { '.js': '.mjs' },
@@ -76,6 +78,7 @@ export async function buildFunctionBundles(
       plugins: [functionEntries(builders.module)],
       logLevel: 'error',
     });
+    await Promise.all(outputFiles.map((file) => writeFile(file.path, file.contents)));
   } catch (error) {
     await remove();
     throw error;
