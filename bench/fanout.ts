@@ -7,12 +7,12 @@
  * hundred subscribers over the regions, and to one subscriber (the floor). `--compare-sample` runs compare-sample.ts instead. It asserts one thing only:
  * every subscriber got every acked (origin, seq) exactly once, else it exits 1.
  *
- * The local cloud runs every Lambda invocation on this one Node thread. Many concurrent
- * delivery-worker invocations then only time-slice it: with the config's 20 per queue, a
- * batch of 10 events × 500 subscribers takes minutes, outlives the visibility timeout
- * and SQS redelivers it while it is still running (a redelivery storm of duplicates). On AWS
- * each invocation has its own CPU. So the bench defaults to 2, which is also the faster
- * setting here; `--worker-concurrency 20` shows the storm.
+ * The local cloud runs each function of each region in a worker thread of its own, every
+ * invocation of that function on that one thread. Many concurrent delivery-worker invocations
+ * then only time-slice it: with the config's 20 per queue, a batch of 10 events × 500
+ * subscribers takes minutes, outlives the visibility timeout and SQS redelivers it while it is
+ * still running (a redelivery storm of duplicates). On AWS each invocation has its own CPU. So
+ * the bench defaults to 2; `--worker-concurrency 20` shows the storm.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -4,16 +4,6 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ALARMED_FUNCTIONS, deliveryFunctionName, regionAlarmDefinitions, type AlarmWatch } from '../lib/alarm-definitions';
 import { EVENT_CLASSES, type EventClass, type LogLevel, type RelaymeshConfig } from '../lib/config';
 import { deliveryWorkerMemoryMb } from '../lib/worker-sizing';
-import { createAuthorizerHandler } from '../lambdas/core/authorizer-handler';
-import {
-  createConnectHandler,
-  createDeliveryWorkerHandler,
-  createDisconnectHandler,
-  createEdgeHandler,
-  createMessageRouterHandler,
-} from '../lambdas/core/handlers';
-import * as awsClients from '../lambdas/core/aws-clients';
-import { addCounts, runtimeFromEnv, type ClientFactory, type MeteredRuntime, type MetricsSink, type RuntimeOptions } from '../lambdas/core/runtime';
 import { GLOBAL_TABLES, connectionsTable, physicalTableName, subscriptionsTable, type TableLayout } from '../lambdas/core/tables';
 import { configEnvironment } from '../lib/lambda-environment';
 import { mintToken } from './dev-token';
@@ -21,20 +11,19 @@ import { LOCAL_CREDENTIALS } from './http';
 import { createAlarmEvaluator, type AlarmEvaluator, type AlarmReading, type AlarmStatus } from './alarms';
 import { assertJavaAvailable, createTables, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { loadDashboardFiles } from './dashboard/files';
-import { startEdgeServer, type EdgeServer, type RegionControl } from './edge-server';
-import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping';
+import { startEdgeServer, type EdgeHandler, type EdgeServer, type RegionControl } from './edge-server';
+import { startEventSourceMapping, type EventSourceMapping, type SqsHandler } from './event-source-mapping';
 import { FaultInjector, type FaultSettings, type ResolvedFaultSettings } from './faults';
+import { buildFunctionBundles, type FunctionHandlerName } from './function-bundles';
+import { startFunctionThread, type FunctionThread } from './function-thread';
 import { startGlobalTableReplication, type GlobalTableReplicator } from './global-tables';
-import { localFunction } from './lambda-function';
+import { scopedSeed } from './handler-faults';
 import { provisionMessaging, startMessaging, type RegionMessaging } from './messaging';
 import type { CloudStatus, RegionStatus, StatusHistory } from './status';
 import { startStatusSampler, type RegionSample } from './status-history';
-import { startWebSocketApi, type WebSocketApi } from './websocket-api';
+import { startWebSocketApi, type WebSocketApi, type WebSocketAuthorizerHandler, type WebSocketRouteHandler } from './websocket-api';
 
 export { LOCAL_CREDENTIALS };
-
-/** Timeouts of the handlers' AWS clients on the local cloud (Lambda's are 1 s and 3 s: lambdas/core/runtime.ts). */
-const LOCAL_TIMEOUTS = { connectionTimeout: 5000, requestTimeout: 10_000 };
 
 export interface LocalCloudOptions {
   config: RelaymeshConfig;
@@ -98,7 +87,7 @@ export interface LocalCloud {
   edge: EdgeServer;
   replicator: GlobalTableReplicator;
   /** Fault injection into the handlers' AWS calls, the @connections API and replication: set() and stats(). */
-  faults: FaultInjector;
+  faults: Pick<FaultInjector, 'seed' | 'settings' | 'set' | 'stats'>;
   /** The Count metrics the handlers reported, totalled (CloudWatch's Sum), keyed `<region>/<dimension values>`. */
   metrics(): Record<string, Record<string, number>>;
   /** Every region's alarms (the CDK stacks' definitions) as last evaluated. */
@@ -121,7 +110,9 @@ export interface LocalCloud {
  * Starts every region of the config on loopback: one DynamoDB Local JVM with one database
  * per region and a global-table replicator, one fauxqs server for SNS and SQS of every
  * region, and per region an API Gateway WebSocket emulator, the delivery workers' event
- * source mappings and the edge Lambda, behind one Global Accelerator stand-in.
+ * source mappings and the edge Lambda, behind one Global Accelerator stand-in. The emulators
+ * run on this thread; each function of each region runs in a worker thread of its own
+ * (function-thread.ts), as on Lambda in sandboxes of its own.
  */
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const { config } = options;
@@ -133,14 +124,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const stop = async () => {
     for (const stopOne of stack.splice(0).reverse()) await stopOne().catch(() => undefined);
   };
+  /** Kept for stop() as soon as it has started, so a sibling that fails to start does not leave it running. */
+  const kept = <T>(starting: Promise<T>, stopIt: (started: T) => Promise<void>) =>
+    starting.then((started) => {
+      stack.push(() => stopIt(started));
+      return started;
+    });
 
   try {
     assertJavaAvailable();
-    const [dynamodb, messagingServer] = await Promise.all([
-      startDynamoDbLocal({ port: options.ports?.dynamodb, ...(options.persistDir && { dbPath: options.persistDir }) }),
-      startMessaging({ port: options.ports?.messaging, host }),
+    const [dynamodb, messagingServer, bundles] = await allSettled([
+      kept(startDynamoDbLocal({ port: options.ports?.dynamodb, ...(options.persistDir && { dbPath: options.persistDir }) }), (started) => started.stop()),
+      kept(startMessaging({ port: options.ports?.messaging, host }), (started) => started.stop()),
+      kept(buildFunctionBundles(), (built) => built.remove()),
     ]);
-    stack.push(() => dynamodb.stop(), () => messagingServer.stop());
     // Every region's data lives in this one JVM: its death is loud, and every /health then fails.
     void dynamodb.died.then((reason) => console.error(`[relaymesh] DynamoDB Local died: ${reason}\nEvery region's state is gone and its /health fails; restart the local cloud.`));
 
@@ -163,17 +160,28 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       eventClasses: config.eventClasses,
     });
 
+    // Stopped after everything that invokes them (the stack stops in reverse): an API's stop still runs $disconnect.
+    const functions: FunctionThread<never>[] = [];
+    stack.push(async () => void (await Promise.all(functions.map((fn) => fn.stop()))));
     // Counts only, as CloudWatch's Sum would read them: the bench measures latency at its subscribers.
-    const counters: Record<string, Record<string, number>> = {};
-    const metricsFor =
-      (region: string): MetricsSink =>
-      (dimensions, measurements) =>
-        addCounts((counters[[region, ...Object.values(dimensions)].join('/')] ??= {}), measurements);
+    const metrics = () => {
+      const totals: Record<string, Record<string, number>> = {};
+      for (const fn of functions) {
+        for (const [key, counts] of Object.entries(fn.metrics())) {
+          const sums = (totals[key] ??= {});
+          for (const [name, value] of Object.entries(counts)) sums[name] = (sums[name] ?? 0) + value;
+        }
+      }
+      return totals;
+    };
     const drained = new Map(config.regions.map((r) => [r, false]));
     const failed = new Set<string>();
+    /** Each region's edge reads its drain switch (on AWS an SSM parameter): 1 while drained or failed. */
+    const drainSwitches = new Map(config.regions.map((r) => [r, new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)]));
+    const setDrainSwitch = (region: string) => Atomics.store(new Int32Array(drainSwitches.get(region)!), 0, drained.get(region) === true || failed.has(region) ? 1 : 0);
     const apis = new Map<string, WebSocketApi>();
     const regions: Record<string, LocalRegion> = {};
-    const edgeHandlers: Array<{ region: string; handler: ReturnType<typeof createEdgeHandler> }> = [];
+    const edgeHandlers: Array<{ region: string; handler: EdgeHandler }> = [];
     const alarmEvaluators: AlarmEvaluator[] = [];
     const regionParts = new Map<string, { sqs: SQSClient; mappings: Record<EventClass, EventSourceMapping>; alarms: AlarmEvaluator }>();
 
@@ -209,49 +217,50 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         messagingEndpoint: messagingServer.endpoint,
         jwtSecret,
       });
-      // Each client gets the HTTP options it has on Lambda, through the fault injector, but for
-      // the timeouts: on a loaded machine a socket waits in DynamoDB Local's accept queue, and a
-      // request on its one JVM, for longer than Lambda's 1 s and 3 s, waits AWS's endpoints do
-      // not make; timing out there only adds retries to an overloaded emulator.
-      const runtimeOptions: Omit<RuntimeOptions, 'log'> & { metrics: MetricsSink } = {
-        metrics: metricsFor(region),
-        requestHandler: (http) => faults.requestHandler({ ...http, ...LOCAL_TIMEOUTS }),
+      /** Starts a function of the region in its thread, its fault injection driven by the cloud's injector. */
+      const deploy = async <H extends (event: never) => Promise<unknown>>(handler: FunctionHandlerName, name: string, memoryMb: number, extra: { env?: Record<string, string>; killable?: boolean } = {}) => {
+        const fn = await startFunctionThread<Parameters<H>[0], Awaited<ReturnType<H>>>({
+          file: bundles.file(handler),
+          config: {
+            serviceName: config.appName,
+            region,
+            name,
+            memoryMb,
+            logLevel: options.logLevel ?? 'WARN',
+            killable: extra.killable ?? false,
+            env: { ...env, ...extra.env },
+            faultSeed: scopedSeed(faults.seed, `${region}/${name}`),
+            drainSwitch: drainSwitches.get(region)!,
+          },
+          onCrash: (error) => console.error(`[relaymesh] ${error.message}\nIts invocations fail until the local cloud restarts.`),
+        });
+        functions.push(fn);
+        faults.attach(fn);
+        return fn;
       };
-      const lambda = (name: string, memoryMb: number) =>
-        localFunction({ serviceName: config.appName, region, name, memoryMb, logLevel: options.logLevel ?? 'WARN' });
-      // Each function has its runtime and its log, as on AWS; the region's WebSocket and edge
-      // functions share one set of SDK clients (one socket pool per region to DynamoDB Local).
-      const regionClients = { dynamo: shared(awsClients.dynamoClient), sns: shared(awsClients.snsClient), connections: shared(awsClients.connectionsClient) };
-      const deployed = <E, R>(name: (typeof ALARMED_FUNCTIONS)[number], create: (runtime: MeteredRuntime<keyof typeof regionClients>) => (event: E) => Promise<R>) => {
-        const fn = lambda(name, config.functions.memoryMb[name]);
-        return fn.invoke(create(runtimeFromEnv(env, regionClients, { ...runtimeOptions, log: fn.log })));
-      };
-      handlers = {
-        authorizer: deployed('authorizer', createAuthorizerHandler),
-        connect: deployed('connect', createConnectHandler),
-        disconnect: deployed('disconnect', createDisconnectHandler),
-        router: deployed('messageRouter', createMessageRouterHandler),
-      };
-      edgeHandlers.push({
-        region,
-        handler: deployed('edge', (runtime) => createEdgeHandler(runtime, async () => drained.get(region) === true || failed.has(region))),
-      });
+      const memoryMb = config.functions.memoryMb;
+      const [authorizer, connect, disconnect, router, edgeFunction, ...workers] = await allSettled([
+        deploy<WebSocketAuthorizerHandler>('authorizer', 'authorizer', memoryMb.authorizer),
+        deploy<WebSocketRouteHandler>('connect', 'connect', memoryMb.connect),
+        deploy<WebSocketRouteHandler>('disconnect', 'disconnect', memoryMb.disconnect),
+        deploy<WebSocketRouteHandler>('messageRouter', 'messageRouter', memoryMb.messageRouter),
+        deploy<EdgeHandler>('edge', 'edge', memoryMb.edge),
+        // Killable: the kill fault stands for a delivery worker's timeout or crash (faults.ts).
+        ...EVENT_CLASSES.map((eventClass) =>
+          deploy<SqsHandler>('deliveryWorker', deliveryFunctionName(eventClass), deliveryWorkerMemoryMb(config, eventClass), {
+            killable: true,
+            env: { EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(config.eventClasses[eventClass].ttlSeconds), QUEUE_URL: regionMessaging.queues[eventClass].queueUrl },
+          }),
+        ),
+      ]);
+      handlers = { authorizer: authorizer!.invoke, connect: connect!.invoke, disconnect: disconnect!.invoke, router: router!.invoke };
+      edgeHandlers.push({ region, handler: edgeFunction!.invoke });
 
       const sqs = new SQSClient({ region, endpoint: messagingServer.endpoint, credentials: LOCAL_CREDENTIALS });
       const mappings = {} as Record<EventClass, EventSourceMapping>;
-      for (const eventClass of EVENT_CLASSES) {
+      for (const [i, eventClass] of EVENT_CLASSES.entries()) {
         const settings = config.eventClasses[eventClass];
         const queue = regionMessaging.queues[eventClass];
-        const workerFunction = lambda(deliveryFunctionName(eventClass), deliveryWorkerMemoryMb(config, eventClass));
-        const worker = workerFunction.invoke(
-          createDeliveryWorkerHandler(
-            runtimeFromEnv(
-              { ...env, EVENT_CLASS: eventClass, EVENT_TTL_SECONDS: String(settings.ttlSeconds), QUEUE_URL: queue.queueUrl },
-              { dynamo: awsClients.dynamoClient, connections: awsClients.connectionsClient, sqs: awsClients.sqsClient },
-              { ...runtimeOptions, log: workerFunction.log },
-            ),
-          ),
-        );
         const mapping: EventSourceMapping = startEventSourceMapping({
           sqs,
           queueUrl: queue.queueUrl,
@@ -260,7 +269,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           batchSize: settings.batchSize,
           maxBatchingWindowSeconds: settings.maxBatchingWindowSeconds,
           maxConcurrency: settings.maxConcurrency,
-          handler: worker,
+          handler: workers[i]!.invoke,
           onInvokeError: (error) => console.error(`[${region}] ${eventClass} delivery worker failed: ${String(error)}`),
         });
         stack.push(() => mapping.stop());
@@ -290,7 +299,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           case 'functionThrottles':
             return { unavailable: 'the local cloud does not throttle functions' };
           case 'apiIntegrationErrors':
-            return { unavailable: 'the local WebSocket API calls its handlers in-process' };
+            return { unavailable: 'the local WebSocket API does not count its integrations\' errors' };
         }
       };
       const alarms = createAlarmEvaluator({
@@ -325,9 +334,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       };
     }
 
+    // Every sandbox has loaded its bundle: none is left on disk however the process ends.
+    await bundles.remove();
+
     // Sampled on the cloud's own timer, so every reader of status sees the same rate however often it asks.
     const postedIn = (region: string) =>
-      Object.entries(counters)
+      Object.entries(metrics())
         .filter(([key]) => key.startsWith(`${region}/`))
         .reduce((sum, [, values]) => sum + (values.posted ?? 0), 0);
     const sampleIntervalMs = options.statusSampleIntervalMs ?? 1000;
@@ -398,20 +410,24 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const control: RegionControl = {
       drain: async (region) => {
         drained.set(knownRegion(region), true);
+        setDrainSwitch(region);
         await checkHealth();
       },
       undrain: async (region) => {
         drained.set(knownRegion(region), false);
+        setDrainSwitch(region);
         await checkHealth();
       },
       fail: async (region) => {
         failed.add(knownRegion(region));
+        setDrainSwitch(region);
         apis.get(region)!.setAvailable(false);
         replicator.pause(region);
         await checkHealth();
       },
       restore: async (region) => {
         failed.delete(knownRegion(region));
+        setDrainSwitch(region);
         apis.get(region)!.setAvailable(true);
         replicator.resume(region);
         await checkHealth();
@@ -454,7 +470,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       edge,
       replicator,
       faults,
-      metrics: () => structuredClone(counters),
+      metrics,
       alarms: () => alarmEvaluators.flatMap((e) => e.statuses()),
       evaluateAlarms,
       status,
@@ -470,17 +486,19 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   }
 }
 
-/** A client factory that builds its client once, for every runtime that asks for it. */
-function shared<T>(factory: ClientFactory<T>): ClientFactory<T> {
-  let client: T | undefined;
-  return (context) => (client ??= factory(context));
+/** Waits for every promise, then fails with the first failure: none started is left behind unstopped. */
+async function allSettled<T extends readonly unknown[]>(promises: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failure = results.find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 interface RegionHandlers {
-  authorizer: ReturnType<typeof createAuthorizerHandler>;
-  connect: ReturnType<typeof createConnectHandler>;
-  disconnect: ReturnType<typeof createDisconnectHandler>;
-  router: ReturnType<typeof createMessageRouterHandler>;
+  authorizer: WebSocketAuthorizerHandler;
+  connect: WebSocketRouteHandler;
+  disconnect: WebSocketRouteHandler;
+  router: WebSocketRouteHandler;
 }
 
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; inFlight: number }> {

@@ -1,6 +1,5 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 
@@ -12,27 +11,6 @@ import { z } from 'zod';
  */
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
-
-/**
- * One handler invocation, as the code running inside it sees it: on Lambda a sandbox bounds it.
- * kill() ends it as a timeout or a crashed sandbox does: whatever the handler returns afterwards
- * is ignored and nothing of its batch is deleted, so the messages come back after the visibility
- * timeout. The local cloud's fault injection (faults.ts) kills invocations through it.
- */
-export class LambdaInvocation {
-  #killedBy: Error | undefined;
-
-  get killedBy(): Error | undefined {
-    return this.#killedBy;
-  }
-
-  kill(reason: Error): void {
-    this.#killedBy ??= reason;
-  }
-}
-
-/** The invocation the current code runs in, if any: set around every handler call. */
-export const lambdaInvocations = new AsyncLocalStorage<LambdaInvocation>();
 
 /** SQS caps one ReceiveMessage and one DeleteMessageBatch at 10 messages. */
 const SQS_MAX_MESSAGES = 10;
@@ -232,11 +210,9 @@ export function startEventSourceMapping(input: EventSourceMappingOptions): Event
   /** Never rejects: a failed invocation leaves its messages to SQS's redrive. */
   async function invoke(records: SQSRecord[]): Promise<void> {
     counters.invocations += 1;
-    const invocation = new LambdaInvocation();
     let toDelete: SQSRecord[] = [];
     try {
-      const response = await lambdaInvocations.run(invocation, () => options.handler({ Records: records }));
-      if (invocation.killedBy) throw invocation.killedBy;
+      const response = await options.handler({ Records: records });
       const verdict = failedMessageIds(response, records);
       if ('invalid' in verdict) {
         counters.errors += 1;
@@ -244,8 +220,7 @@ export function startEventSourceMapping(input: EventSourceMappingOptions): Event
       } else toDelete = records.filter((r) => !verdict.ids.has(r.messageId));
     } catch (error) {
       counters.errors += 1;
-      // A handler failing because it was killed reports the kill, as Lambda reports the timeout.
-      onInvokeError(invocation.killedBy ?? error);
+      onInvokeError(error);
     }
     counters.failed += records.length - toDelete.length;
     await deleteMessages(toDelete);

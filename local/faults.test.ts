@@ -11,7 +11,9 @@ import { startEventSourceMapping } from './event-source-mapping';
 import { eventually } from '../test/e2e/support';
 import { FaultInjector, InvocationKilledError, type FaultSettings } from './faults';
 import { startGlobalTableReplication } from './global-tables';
+import { HandlerFaults } from './handler-faults';
 import { LOCAL_CREDENTIALS } from './http';
+import { localFunction } from './lambda-function';
 import { startMessaging, type MessagingServer } from './messaging';
 import { startWebSocketApi } from './websocket-api';
 
@@ -46,25 +48,27 @@ async function withClient<C extends { destroy(): void }, T>(client: C, use: (cli
   }
 }
 
-function injector(settings: FaultSettings, seed = 1): FaultInjector {
-  const faults = new FaultInjector(settings, seed);
+/** A cloud's injector with one function's faults attached, in-process, as startLocalCloud attaches each function thread's. */
+function injector(settings: FaultSettings, seed = 1): FaultInjector & { handler: HandlerFaults } {
+  const faults = Object.assign(new FaultInjector(settings, seed), { handler: new HandlerFaults(seed) });
+  faults.attach(faults.handler);
   cleanups.push(() => faults.stop());
   return faults;
 }
 
 /**
- * A DynamoDB client of region A whose requests go through the injector, as a handler runtime's do.
+ * A DynamoDB client of region A whose requests go through the function's faults, as a handler runtime's do.
  * Tests about which operations fail rather than about retries make one attempt: the SDK's
  * backoff after a DynamoDB throttle adds up to seconds per operation.
  */
-function faultyDynamo(faults: FaultInjector, maxAttempts?: number): DynamoDBClient {
-  const client = new DynamoDBClient({ region: A, endpoint: ddb.endpoint, credentials: LOCAL_CREDENTIALS, requestHandler: faults.requestHandler(), maxAttempts });
+function faultyDynamo(faults: { handler: HandlerFaults }, maxAttempts?: number): DynamoDBClient {
+  const client = new DynamoDBClient({ region: A, endpoint: ddb.endpoint, credentials: LOCAL_CREDENTIALS, requestHandler: faults.handler.requestHandler(), maxAttempts });
   cleanups.push(() => client.destroy());
   return client;
 }
 
-function faultySns(faults: FaultInjector): SNSClient {
-  const client = new SNSClient({ region: A, endpoint: messaging.endpoint, credentials: LOCAL_CREDENTIALS, requestHandler: faults.requestHandler() });
+function faultySns(faults: { handler: HandlerFaults }): SNSClient {
+  const client = new SNSClient({ region: A, endpoint: messaging.endpoint, credentials: LOCAL_CREDENTIALS, requestHandler: faults.handler.requestHandler() });
   cleanups.push(() => client.destroy());
   return client;
 }
@@ -181,14 +185,15 @@ describe('killed delivery-worker invocations', () => {
 
     // A worker that swallows its errors and reports success: only the kill can fail its batch.
     const outcomes: Array<Array<string>> = [];
-    const worker = async ({ Records: [record] }: SQSEvent) => {
+    const fn = localFunction({ serviceName: APP, region: A, name: 'delivery-critical', memoryMb: 1024, logLevel: 'WARN', killable: true });
+    const worker = fn.invoke(async ({ Records: [record] }: SQSEvent) => {
       const outcome: string[] = [];
       outcomes.push(outcome);
       for (const step of [1, 2, 3, 4]) {
         const error = await failureOf(putItem(dynamo, `${record!.messageId}-${record!.attributes.ApproximateReceiveCount}-${step}`));
         outcome.push(error ? error.name : 'ok');
       }
-    };
+    });
     const errors: unknown[] = [];
     const mapping = startEventSourceMapping({
       sqs,

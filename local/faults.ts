@@ -4,24 +4,20 @@
  * options, and changed while the cloud runs.
  *
  * Faults are injected on the wire, so the real SDK deserializers and retry strategies see them:
- * a request handler for the handlers' SDK clients answers chosen DynamoDB and SNS operations
- * with synthetic service errors and fails every call of a killed Lambda invocation, and the
- * @connections API answers chosen PostToConnection calls 429 itself (see websocket-api.ts).
- * Only the handlers' runtimes get the request handler: the replicator, provisioning and the
- * event source mapping's own SQS calls stand for AWS itself and never fail on purpose.
- *
- * A fault is decided per operation, not per HTTP attempt: the SDK retries throttles and server
- * errors, so a fault drawn per attempt would almost never survive the retries. Every attempt of
- * an operation carries the same `amz-sdk-invocation-id`; the first one draws, the rest follow.
+ * each function's SDK clients get a request handler (handler-faults.ts, in the function's own
+ * thread) that answers chosen DynamoDB and SNS operations with synthetic service errors and
+ * fails every call of a killed Lambda invocation, and the @connections API answers chosen
+ * PostToConnection calls 429 itself (see websocket-api.ts). Only the handlers' runtimes get the
+ * request handler: the replicator, provisioning and the event source mapping's own SQS calls
+ * stand for AWS itself and never fail on purpose. The FaultInjector here holds the settings,
+ * hands them to every function and sums what each injected.
  */
-import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
 import * as DynamoDB from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { NodeHttpHandlerOptions } from '@smithy/types';
 import { z } from 'zod';
-import { lambdaInvocations, type LambdaInvocation } from './event-source-mapping';
 import type { GlobalTableReplicator } from './global-tables';
+import { FaultDraws, FAULT_KINDS, type FaultStats, type HandlerFaultSettings } from './handler-faults';
+
+export { InvocationKilledError, type FaultStats } from './handler-faults';
 
 /** Every operation name the DynamoDB client knows, so a misspelt `dynamodbOperations` entry is refused rather than never matching. */
 const DYNAMODB_OPERATIONS = Object.keys(DynamoDB)
@@ -60,108 +56,18 @@ export const FaultSettingsSchema = z.strictObject({
 export type FaultSettings = z.input<typeof FaultSettingsSchema>;
 export type ResolvedFaultSettings = z.output<typeof FaultSettingsSchema>;
 
-/**
- * What `stats()` counts: operations failed (not HTTP attempts), invocations killed, and jumps of
- * the replication lag.
- */
-const FAULT_KINDS = ['postsThrottled', 'snsPublishesFailed', 'dynamodbOperationsFailed', 'invocationsKilled', 'replicationLagJumps'] as const;
-type FaultKind = (typeof FAULT_KINDS)[number];
-export type FaultStats = Record<FaultKind, number>;
-
-/** Enough to cover every operation still being retried, so memory stays flat however long the cloud runs. */
-const MAX_DECIDED_OPERATIONS = 10_000;
-const SNS_PUBLISH_ACTIONS = new Set(['Publish', 'PublishBatch']);
-/** The service in a SigV4 credential scope: Credential=KEY/DATE/REGION/SERVICE/aws4_request. */
-const SIGNING_SERVICE = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/;
-
-/** mulberry32: tiny, fast and good enough to make a fault schedule reproducible from a seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-type HttpRequest = Parameters<NodeHttpHandler['handle']>[0];
-type HttpResponse = Awaited<ReturnType<NodeHttpHandler['handle']>>['response'];
-
-/** The SDK's header names are lower case today; nothing in its contract says they stay so. */
-function header(headers: HttpRequest['headers'], name: string): string | undefined {
-  return Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
-}
-
-function bodyText(body: unknown): string {
-  if (typeof body === 'string') return body;
-  return body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : '';
-}
-
-/** A response as NodeHttpHandler returns one: the body a stream the SDK's collector reads. */
-function serviceError(statusCode: number, contentType: string, body: string): HttpResponse {
-  return {
-    statusCode,
-    headers: { 'content-type': contentType, 'content-length': String(Buffer.byteLength(body)), 'x-amzn-requestid': randomUUID() },
-    body: Readable.from([Buffer.from(body)]),
-  };
-}
-
-/** awsJson1_0: the SDK reads the error's name from `__type`, and retries it as a throttle. */
-const dynamodbThrottle = () =>
-  serviceError(
-    400,
-    'application/x-amz-json-1.0',
-    JSON.stringify({
-      __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
-      message: 'The level of configured provisioned throughput for the table was exceeded (injected fault).',
-    }),
-  );
-
-/** awsQuery XML: the SDK maps Code InternalError to InternalErrorException, a server fault it retries. */
-const snsInternalError = () =>
-  serviceError(
-    500,
-    'text/xml',
-    '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type><Code>InternalError</Code>' +
-      `<Message>Internal Error (injected fault)</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
-  );
-
-/** What a call of a killed invocation fails with; not a network or service error, so the SDK does not retry it. */
-export class InvocationKilledError extends Error {
-  override readonly name = 'InvocationKilledError';
-}
-
-/** NodeHttpHandler behind a gate that may answer a request itself or throw before anything is sent. */
-class InterceptingHttpHandler extends NodeHttpHandler {
-  constructor(
-    private readonly intercept: (request: HttpRequest) => HttpResponse | undefined,
-    options?: NodeHttpHandlerOptions,
-  ) {
-    super(options);
-  }
-
-  override async handle(...[request, options]: Parameters<NodeHttpHandler['handle']>): ReturnType<NodeHttpHandler['handle']> {
-    const response = this.intercept(request);
-    return response ? { response } : super.handle(request, options);
-  }
-}
-
-interface InvocationState {
-  readonly doomed: boolean;
-  /** Operations started so far (a retry is the same operation). */
-  readonly operations: Set<string>;
+/** A function's fault injection as the injector sees it: in its thread (function-thread.ts), or in-process in tests. */
+export interface HandlerFaultsTarget {
+  /** Takes effect for the function's next operation. */
+  set(settings: HandlerFaultSettings): void;
+  /** What the function injected so far. */
+  stats(): FaultStats;
 }
 
 export class FaultInjector {
   private current: ResolvedFaultSettings;
-  /** One stream per kind, so turning one fault on does not reshuffle another's schedule. */
-  private readonly random: Record<FaultKind, () => number>;
-  private readonly counts: FaultStats;
-  /** Operation id → whether it fails; insertion order makes the oldest the first to forget. */
-  private readonly decided = new Map<string, boolean>();
-  private readonly invocations = new WeakMap<LambdaInvocation, InvocationState>();
+  private readonly draws: FaultDraws;
+  private readonly handlers: HandlerFaultsTarget[] = [];
   private replication?: { target: Pick<GlobalTableReplicator, 'setLag'>; baseLagMs: number; timer?: NodeJS.Timeout };
 
   constructor(
@@ -169,8 +75,7 @@ export class FaultInjector {
     readonly seed = 1,
   ) {
     this.current = FaultInjector.parse(settings);
-    this.random = Object.fromEntries(FAULT_KINDS.map((kind, i) => [kind, seededRandom(seed + (i + 1) * 0x9e3779b9)])) as Record<FaultKind, () => number>;
-    this.counts = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as FaultStats;
+    this.draws = new FaultDraws(seed);
   }
 
   private static parse(settings: FaultSettings): ResolvedFaultSettings {
@@ -186,21 +91,34 @@ export class FaultInjector {
   /** Changes the given settings, keeping the others; takes effect for the next operation. */
   set(changes: FaultSettings): void {
     this.current = FaultInjector.parse({ ...this.current, ...changes });
+    for (const handler of this.handlers) handler.set(this.handlerSettings());
     if ('replicationLagMs' in changes || 'lagJumpEveryMs' in changes) this.applyReplicationLag();
   }
 
+  /** Every fault injected so far: here, and by every function attached. */
   stats(): FaultStats {
-    return { ...this.counts };
+    const totals = this.draws.stats();
+    for (const handler of this.handlers) {
+      const counted = handler.stats();
+      for (const kind of FAULT_KINDS) totals[kind] += counted[kind];
+    }
+    return totals;
   }
 
-  /** A request handler for one SDK client of a handler runtime, with the HTTP options it would get on Lambda. */
-  requestHandler(options?: NodeHttpHandlerOptions): NodeHttpHandler {
-    return new InterceptingHttpHandler((request) => this.intercept(request), options);
+  /** Hands a function's fault injection the current settings, and every later change. */
+  attach(handler: HandlerFaultsTarget): void {
+    this.handlers.push(handler);
+    handler.set(this.handlerSettings());
+  }
+
+  private handlerSettings(): HandlerFaultSettings {
+    const { snsFailureRate, dynamodbFailureRate, dynamodbOperations, killRate, killAfterCalls } = this.current;
+    return { snsFailureRate, dynamodbFailureRate, dynamodbOperations: [...dynamodbOperations], killRate, killAfterCalls };
   }
 
   /** The @connections API's hook: whether to answer this PostToConnection attempt 429. */
   readonly throttlePost = (operationId: string | undefined): boolean =>
-    this.decide('postsThrottled', this.current.postThrottleRate, operationId);
+    this.draws.decide('postsThrottled', this.current.postThrottleRate, operationId);
 
   /** Lets `replicationLagMs` drive the replicator's lag; `baseLagMs` is restored when it is turned off. */
   driveReplicationLag(target: Pick<GlobalTableReplicator, 'setLag'>, baseLagMs: number): void {
@@ -221,68 +139,10 @@ export class FaultInjector {
     const range = this.current.replicationLagMs;
     if (!range) return replication.target.setLag(replication.baseLagMs);
     const jump = () => {
-      replication.target.setLag(range.min + Math.floor(this.random.replicationLagJumps() * (range.max - range.min + 1)));
-      this.counts.replicationLagJumps += 1;
+      replication.target.setLag(range.min + Math.floor(this.draws.random('replicationLagJumps') * (range.max - range.min + 1)));
+      this.draws.count('replicationLagJumps');
     };
     jump();
     replication.timer = setInterval(jump, this.current.lagJumpEveryMs).unref();
-  }
-
-  /**
-   * Whether the operation fails: drawn at its first attempt, remembered for its retries. Without
-   * an operation id (a caller that is not the SDK) each attempt draws. Rate 0 is off at once,
-   * even for an operation drawn to fail before.
-   */
-  private decide(kind: FaultKind, rate: number, operationId: string | undefined): boolean {
-    if (rate === 0) return false;
-    let fails = operationId === undefined ? undefined : this.decided.get(operationId);
-    if (fails === undefined) {
-      fails = this.random[kind]() < rate;
-      if (fails) this.counts[kind] += 1;
-      if (operationId !== undefined) this.decided.set(operationId, fails);
-      if (this.decided.size > MAX_DECIDED_OPERATIONS) this.decided.delete(this.decided.keys().next().value!);
-    }
-    return fails;
-  }
-
-  private intercept(request: HttpRequest): HttpResponse | undefined {
-    const operationId = header(request.headers, 'amz-sdk-invocation-id');
-    this.enforceKill(operationId);
-    const service = SIGNING_SERVICE.exec(header(request.headers, 'authorization') ?? '')?.[1];
-    if (service === 'dynamodb') {
-      const { dynamodbFailureRate, dynamodbOperations } = this.current;
-      const operation = header(request.headers, 'x-amz-target')?.split('.')[1] ?? '';
-      const listed = dynamodbOperations.length === 0 || dynamodbOperations.includes(operation);
-      if (listed && this.decide('dynamodbOperationsFailed', dynamodbFailureRate, operationId)) return dynamodbThrottle();
-    }
-    if (service === 'sns' && this.current.snsFailureRate > 0) {
-      const publishes = SNS_PUBLISH_ACTIONS.has(new URLSearchParams(bodyText(request.body)).get('Action') ?? '');
-      if (publishes && this.decide('snsPublishesFailed', this.current.snsFailureRate, operationId)) return snsInternalError();
-    }
-    return undefined;
-  }
-
-  /**
-   * Inside an event-source-mapping invocation: whether it is killed is drawn at its first call;
-   * a doomed one is killed when it starts its (killAfterCalls + 1)th operation, and from then on
-   * every attempt of every call throws, so nothing the invocation does after that point reaches AWS.
-   */
-  private enforceKill(operationId: string | undefined): void {
-    const invocation = lambdaInvocations.getStore();
-    if (!invocation) return;
-    if (invocation.killedBy) throw invocation.killedBy;
-    const { killRate, killAfterCalls } = this.current;
-    let state = this.invocations.get(invocation);
-    if (!state) {
-      state = { doomed: killRate > 0 && this.random.invocationsKilled() < killRate, operations: new Set() };
-      this.invocations.set(invocation, state);
-    }
-    const id = operationId ?? randomUUID();
-    if (!state.doomed || state.operations.has(id)) return;
-    state.operations.add(id);
-    if (state.operations.size <= killAfterCalls) return;
-    this.counts.invocationsKilled += 1;
-    invocation.kill(new InvocationKilledError(`Lambda invocation killed by fault injection after ${killAfterCalls} AWS SDK call(s)`));
-    throw invocation.killedBy;
   }
 }

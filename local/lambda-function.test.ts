@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { jsonLinesWritten } from '../lambdas/core/testing';
-import { localFunction } from './lambda-function';
+import { currentInvocation, localFunction } from './lambda-function';
 
 describe('localFunction', () => {
   it('gives each of two invocations running at once its own request id on every line it logs, with the function name, region and service', async () => {
@@ -30,5 +30,19 @@ describe('localFunction', () => {
       })(undefined),
     );
     expect(lines.map((line) => [line.level, line.message, line.function_name])).toEqual([['ERROR', 'invalid envelope', 'delivery-critical']]);
+  });
+
+  it('fails an invocation killed while it ran with the kill, whatever its handler returned after, as Lambda reports a timeout', async () => {
+    const fn = localFunction({ serviceName: 'relaymesh', region: 'us-east-1', name: 'delivery-critical', memoryMb: 1088, logLevel: 'WARN', killable: true });
+    const timeout = new Error('Task timed out');
+    const killedThenSucceeds = fn.invoke(async () => {
+      expect(currentInvocation()?.killable).toBe(true);
+      currentInvocation()!.kill(timeout);
+      return { batchItemFailures: [] };
+    });
+    await expect(killedThenSucceeds(undefined)).rejects.toBe(timeout);
+    // Each invocation is a new one.
+    await expect(fn.invoke(async () => currentInvocation()?.killedBy)(undefined)).resolves.toBeUndefined();
+    expect(currentInvocation()).toBeUndefined();
   });
 });

@@ -5,10 +5,38 @@ import type { Log } from '../lambdas/core/log';
 import { functionLogger, powertoolsLog, type InvocationContext } from '../lambdas/powertools';
 
 /**
- * The invocation each local handler call runs in. One store for every function of every
- * region: each AsyncLocalStorage adds a little to every async operation of the process.
+ * One invocation of a local function, as the code running inside it sees it: its Lambda
+ * context, and kill(), which ends it as a timeout or a crashed sandbox does: whatever the
+ * handler returns afterwards is ignored and the invocation fails with the reason (an event
+ * source mapping then deletes nothing of its batch). Fault injection kills invocations through
+ * it (handler-faults.ts).
  */
-const invocations = new AsyncLocalStorage<InvocationContext>();
+export class LambdaInvocation {
+  #killedBy: Error | undefined;
+
+  constructor(
+    readonly context: InvocationContext,
+    /** Whether fault injection may kill it: the delivery workers' invocations, by an event source mapping. */
+    readonly killable: boolean,
+  ) {}
+
+  get killedBy(): Error | undefined {
+    return this.#killedBy;
+  }
+
+  kill(reason: Error): void {
+    this.#killedBy ??= reason;
+  }
+}
+
+/**
+ * The invocation each local handler call runs in. One store for every function a thread runs:
+ * each AsyncLocalStorage adds a little to every async operation of the thread.
+ */
+const invocations = new AsyncLocalStorage<LambdaInvocation>();
+
+/** The invocation the current code runs in, if any. */
+export const currentInvocation = (): LambdaInvocation | undefined => invocations.getStore();
 
 export interface LocalFunctionOptions {
   readonly serviceName: string;
@@ -17,6 +45,8 @@ export interface LocalFunctionOptions {
   readonly name: string;
   readonly memoryMb: number;
   readonly logLevel: LogLevel;
+  /** See LambdaInvocation.killable; default false. */
+  readonly killable?: boolean;
 }
 
 export interface LocalFunction {
@@ -35,9 +65,9 @@ export function localFunction(options: LocalFunctionOptions): LocalFunction {
   const { region, name } = options;
   const logger = functionLogger({ region, serviceName: options.serviceName, logLevel: options.logLevel });
   return {
-    log: powertoolsLog(logger, () => invocations.getStore()),
-    invoke: (handler) => (event) =>
-      invocations.run(
+    log: powertoolsLog(logger, () => invocations.getStore()?.context),
+    invoke: (handler) => async (event) => {
+      const invocation = new LambdaInvocation(
         {
           awsRequestId: randomUUID(),
           functionName: name,
@@ -45,7 +75,16 @@ export function localFunction(options: LocalFunctionOptions): LocalFunction {
           invokedFunctionArn: `arn:aws:lambda:${region}:000000000000:function:${name}`,
           memoryLimitInMB: String(options.memoryMb),
         },
-        () => handler(event),
-      ),
+        options.killable ?? false,
+      );
+      const outcome = await invocations.run(invocation, () => handler(event)).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      // A killed invocation reports the kill, as Lambda reports the timeout, whatever its handler did next.
+      if (invocation.killedBy) throw invocation.killedBy;
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value;
+    },
   };
 }
