@@ -7,9 +7,11 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_CLASSES, loadConfig, type EventClass } from '../lib/config';
-import { listingForRegion, provisionMessaging, signingRegion, startMessaging, type MessagingServer, type RegionMessaging } from './messaging';
+import { listingForRegion, signingRegion } from './fauxqs-server';
+import { provisionMessaging, startMessaging, type MessagingServer, type RegionMessaging } from './messaging';
 import { SMALL_CHANNELS } from '../test/e2e/support';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2'];
@@ -93,6 +95,20 @@ describe('startMessaging', () => {
 
   it('rejects a bad option with a clear error', async () => {
     await expect(startMessaging({ port: 70_000 })).rejects.toThrow(/port/);
+  });
+
+  it('serves from a thread of its own: it answers while the main thread is blocked', () => {
+    // spawnSync blocks this thread until the child is done: a server on this thread could not answer it.
+    const child = spawnSync(process.execPath, ['-e', `fetch(${JSON.stringify(server.endpoint)} + '/health').then((r) => console.log(r.status))`], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(child.error).toBeUndefined();
+    expect(child.stdout.trim()).toBe('200');
+  });
+
+  it('refuses to start on a port already in use, naming why, and leaves no thread behind', async () => {
+    await expect(startMessaging({ port: server.port })).rejects.toThrow(/did not start: .*EADDRINUSE/);
   });
 });
 

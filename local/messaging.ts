@@ -1,26 +1,18 @@
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { buildApp } from 'fauxqs';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import { EVENT_CLASSES, RelaymeshConfigSchema, type EventClass, type EventClassSettings } from '../lib/config';
 import { deadLetterQueueName, eventQueueName, fanoutTopicName } from '../lib/messaging-names';
+import { FauxqsServerOptionsSchema, type FauxqsServerOptions } from './fauxqs-server';
 import { LOCAL_CREDENTIALS } from './http';
+import { MessagingThreadReplySchema } from './messaging-thread-protocol';
+import { buildThreadBundles, localSource } from './thread-bundles';
 
 /**
- * The local cloud's SNS and SQS: one fauxqs server for every region (fauxqs takes the region
- * from each request's SigV4 credential scope, and listings are narrowed to it), provisioned
- * through the real SDK clients the way the CDK stacks provision AWS.
+ * The local cloud's SNS and SQS: one fauxqs server for every region (fauxqs-server.ts), in a
+ * thread of its own, provisioned through the real SDK clients the way the CDK stacks provision AWS.
  */
-
-const StartMessagingOptionsSchema = z
-  .object({
-    port: z.number().int().min(0).max(65_535).default(0),
-    /** Interface to listen on; loopback so the unauthenticated emulator is not on the network. */
-    host: z.ipv4().default('127.0.0.1'),
-  })
-  .strict();
 
 export interface MessagingServer {
   /** Endpoint for SNSClient and SQSClient of every region. */
@@ -29,55 +21,44 @@ export interface MessagingServer {
   stop(): Promise<void>;
 }
 
-export async function startMessaging(options: z.input<typeof StartMessagingOptionsSchema> = {}): Promise<MessagingServer> {
-  const { port, host } = StartMessagingOptionsSchema.parse(options);
-  // buildApp + listen rather than startFauxqs, which always binds 0.0.0.0. Queue URLs come out
-  // as http://sqs.<region>.localhost:<port>/...; clients use the endpoint, never resolve them.
-  const app = buildApp({ logger: false });
-  app.addHook('onSend', async (request: { headers: IncomingHttpHeaders; body: unknown }, _reply: unknown, payload: unknown) =>
-    typeof payload === 'string' ? listingForRegion(request.headers, request.body, payload) : payload,
-  );
-  await app.listen({ port, host });
-  const bound = (app.server.address() as AddressInfo).port;
-  return {
-    endpoint: `http://${host}:${bound}`,
-    port: bound,
-    stop: () => app.close(),
-  };
-}
-
-/** The Region a SigV4 request was signed for: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
-export function signingRegion(authorization: string | undefined): string | undefined {
-  return /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(authorization ?? '')?.[1];
-}
-
 /**
- * fauxqs keeps every region in one store and its ListQueues and ListTopics answer with all of
- * them; AWS answers with the signing Region's only. This narrows those two answers to the
- * Region the request was signed for (SQS's JSON protocol, SNS's query protocol), so
- * `aws sqs list-queues --region eu-west-1` lists eu-west-1's queues. Every other answer passes
- * unchanged.
+ * Starts the fauxqs server (fauxqs-server.ts) in a worker thread of its own: every SNS publish
+ * and SQS call of every region is served there, so the emulators' thread does not queue them
+ * behind WebSocket frames, and neither queues behind the other.
  */
-export function listingForRegion(headers: IncomingHttpHeaders, body: unknown, payload: string): string {
-  const region = signingRegion(typeof headers.authorization === 'string' ? headers.authorization : undefined);
-  if (!region) return payload;
-  if (headers['x-amz-target'] === 'AmazonSQS.ListQueues') {
-    let answer: { QueueUrls?: string[] };
-    try {
-      answer = JSON.parse(payload) as typeof answer;
-    } catch {
-      return payload; // an error answer fauxqs wrote otherwise: passed on as it is
-    }
-    if (!Array.isArray(answer.QueueUrls)) return payload;
-    // fauxqs's queue URLs carry the region: http://sqs.<region>.localhost:<port>/<account>/<name>
-    return JSON.stringify({ ...answer, QueueUrls: answer.QueueUrls.filter((url) => new URL(url).hostname.startsWith(`sqs.${region}.`)) });
+export async function startMessaging(options: FauxqsServerOptions = {}): Promise<MessagingServer> {
+  const settings = FauxqsServerOptionsSchema.parse(options);
+  const bundles = await buildThreadBundles({ messaging: localSource('./messaging-thread.ts') });
+  const worker = new Worker(bundles.file('messaging'), { workerData: settings, execArgv: [], name: 'sns-sqs' });
+  let stopping = false;
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      worker.once('message', (message: unknown) => {
+        const reply = MessagingThreadReplySchema.parse(message);
+        if ('port' in reply) resolve(reply.port);
+        else reject(new Error(`The SNS/SQS server (fauxqs) did not start: ${reply.error}`));
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`The SNS/SQS server's thread exited with code ${code} while starting`)));
+    });
+    // Its death while the cloud runs is loud: every publish and every delivery stops with it.
+    worker.on('error', (error) => console.error(`[relaymesh] The SNS/SQS server (fauxqs) crashed: ${error.stack ?? error.message}\nEvery region's publishes and deliveries fail; restart the local cloud.`));
+    worker.on('exit', (code) => void (stopping || console.error(`[relaymesh] The SNS/SQS server's thread exited with code ${code}; restart the local cloud.`)));
+    return {
+      endpoint: `http://${settings.host}:${port}`,
+      port,
+      stop: async () => {
+        stopping = true;
+        await worker.terminate();
+      },
+    };
+  } catch (error) {
+    stopping = true;
+    await worker.terminate();
+    throw error;
+  } finally {
+    await bundles.remove();
   }
-  if ((body as { Action?: unknown } | undefined)?.Action === 'ListTopics') {
-    return payload.replace(/\s*<member><TopicArn>arn:aws:sns:([^:<]+):[^<]*<\/TopicArn><\/member>/g, (member, topicRegion: string) =>
-      topicRegion === region ? member : '',
-    );
-  }
-  return payload;
 }
 
 export interface QueueWithDlq {
