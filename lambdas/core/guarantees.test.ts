@@ -164,30 +164,40 @@ describe('guarantees under faults, on DynamoDB Local', () => {
     expect(delivered.posts.map((p) => p.frame.seq)).toEqual([6]);
   });
 
-  it('3. a retry while the first attempt is in flight is told to retry (5030), never "duplicate" without a seq; after the first fails, the retry publishes', async () => {
+  it('3. a retry while the first attempt is in flight: whichever transaction commits first takes the id and one seq; the other answers as its duplicate, (origin, seq) and all', async () => {
     let releaseFirst!: () => void;
     const firstBlocked = new Promise<void>((resolve) => (releaseFirst = resolve));
     let transactions = 0;
+    const sns = fakeSns(() => 'ok');
     const { client } = dynamoIn(US, {
+      // The first attempt's transaction is held back until the retry's has committed.
       before: async (command) => {
         if (command.constructor.name === 'TransactWriteCommand' && ++transactions === 1) await firstBlocked;
       },
-      fail: (command) => command.constructor.name === 'TransactWriteCommand' && transactions === 1,
     });
-    const us = regionParts(US, client);
+    const us = regionParts(US, client, sns.sns);
     const channel = freshChannel();
     const first = publish(us, channel, 'order', 'order-7');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const retry = await publish(us, channel, 'order', 'order-7').then(
-      (result) => ({ result }),
-      (error: unknown) => ({ error }),
-    );
-    expect(retry).toEqual({ error: expect.objectContaining({ code: 5030, retryable: true, messageId: 'order-7' }) });
+    const retry = await publish(us, channel, 'order', 'order-7');
+    expect(retry).toMatchObject({ duplicate: false, envelope: { origin: US, seq: 1 } });
     releaseFirst();
-    await expect(first).rejects.toMatchObject({ code: 5030 });
-    transactions = 99;
-    const third = await publish(us, channel, 'order', 'order-7');
-    expect(third).toMatchObject({ duplicate: false, envelope: { origin: US, seq: 1 } });
+    // The first's transaction finds the id taken: it takes no seq and answers with the retry's.
+    await expect(first).resolves.toMatchObject({ duplicate: true, envelope: { origin: US, seq: 1 } });
+    // The message went to SNS twice, the same envelope both times: subscribers keep one by (origin, seq).
+    expect(sns.published).toHaveLength(2);
+    expect(sns.published[1]).toEqual(sns.published[0]);
+    expect((await publish(us, channel, 'next')).envelope.seq).toBe(2);
+  });
+
+  it('3b. a retry after the first attempt failed before its transaction publishes the message, once', async () => {
+    let transactions = 0;
+    const { client } = dynamoIn(US, { fail: (command) => command.constructor.name === 'TransactWriteCommand' && ++transactions === 1 });
+    const us = regionParts(US, client);
+    const channel = freshChannel();
+    await expect(publish(us, channel, 'order', 'order-8')).rejects.toMatchObject({ code: 5030, retryable: true, messageId: 'order-8' });
+    await expect(publish(us, channel, 'order', 'order-8')).resolves.toMatchObject({ duplicate: false, envelope: { origin: US, seq: 1 } });
+    await expect(publish(us, channel, 'order', 'order-8')).resolves.toMatchObject({ duplicate: true, envelope: { origin: US, seq: 1 } });
   });
 
   it('4. recovery in a region whose worker delivered a message before replication brought it replays it and says so truthfully', async () => {

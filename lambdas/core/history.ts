@@ -24,9 +24,9 @@ export type SequencedEnvelope = Envelope & { seq: number };
 /** One more item written in the same transaction as a message's seq and history (its publish claim). */
 export type TransactionItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
-/** The publish claim's part of the transaction did not hold: another attempt owns the id now. */
-export class ClaimLost extends Error {
-  override readonly name = 'ClaimLost';
+/** The publish claim's part of the transaction did not hold: another attempt holds the id. */
+export class ClaimHeld extends Error {
+  override readonly name = 'ClaimHeld';
 }
 
 /**
@@ -109,7 +109,7 @@ export class MessageHistory {
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         const [counter, history, ...rest] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
-        if (rest.includes('ConditionalCheckFailed')) throw new ClaimLost('the publish claim is no longer this attempt\'s');
+        if (rest.includes('ConditionalCheckFailed')) throw new ClaimHeld('the message id is held by another attempt');
         if (attempt >= MAX_SEQUENCE_ATTEMPTS) throw error;
         if (counter === 'ConditionalCheckFailed') previous = await this.readCounter(key);
         // History already holds this seq (a counter restored behind it): never overwrite, move past.
@@ -117,20 +117,6 @@ export class MessageHistory {
         else await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
       }
     }
-  }
-
-  /**
-   * Reads the counter of (channel, origin) into this instance's cache unless it is there, so a
-   * `sequence` that follows skips that read: for a caller with another call to make first (the
-   * publish claim) to run both at once. Only a hint, as the cache always is (the transaction checks
-   * the counter), so it never throws: a failed read is made again by `sequence`.
-   */
-  async prefetchCounter(channel: string, origin: string): Promise<void> {
-    const key = channelOriginKey(channel, origin);
-    if (this.counters.has(key)) return;
-    const seq = await this.readCounter(key).catch(() => undefined);
-    // A `sequence` meanwhile knows better than this read.
-    if (seq !== undefined && !this.counters.has(key)) this.remember(key, seq);
   }
 
   /** Deletes what fell out of the per-channel cap; best effort, TTL removes it anyway. */

@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { PublishClaims } from './publish-claim';
 
-type Step = { expect: typeof PutCommand | typeof GetCommand | typeof DeleteCommand; answer: () => unknown };
+type Step = { expect: typeof PutCommand | typeof GetCommand | typeof DeleteCommand | typeof UpdateCommand; answer: () => unknown };
 
 /**
  * A DynamoDB client that plays one interleaving exactly: each call must be the command the
@@ -80,12 +80,26 @@ describe('the publish claim protocol, interleaving by interleaving', () => {
     });
   });
 
-  it("GIVEN a retry took the claim over THEN the first attempt's accepting write holds only while it still owns the pending claim", () => {
-    const { claims } = scripted([]);
-    const item = claims.acceptItem('room:1', 'm1', 'a0', { origin: 'us-east-1', ts: 1, seq: 2 });
-    expect(item.Update).toMatchObject({
+  it("GIVEN an ephemeral publish's retry took the claim over THEN the first attempt's accepting write changes nothing: it holds only while that attempt owns the pending claim", async () => {
+    const { claims, calls } = scripted([{ expect: UpdateCommand, answer: conditionFailed }]);
+    await expect(claims.accept('room:1', 'm1', 'a0', { origin: 'us-east-1', ts: 1 })).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    expect(calls[0]!.input).toMatchObject({
       ConditionExpression: '#state = :pending AND attempt = :attempt',
-      ExpressionAttributeValues: expect.objectContaining({ ':attempt': 'a0', ':seq': 2 }),
+      ExpressionAttributeValues: expect.objectContaining({ ':attempt': 'a0', ':accepted': 'accepted' }),
     });
+  });
+
+  it('a critical claim is a put in the sequencing transaction that holds only while the id is free: no claim, one past its window, or a pending one past its lease', () => {
+    const { claims } = scripted([]);
+    const before = Date.now();
+    const { Put } = claims.claimItem('room:1', 'm1', { origin: 'us-east-1', ts: 1, seq: 2 });
+    expect(Put).toMatchObject({
+      TableName: 'dedup',
+      Item: { dedupKey: 'pub#room:1#m1', state: 'accepted', origin: 'us-east-1', ts: 1, seq: 2 },
+      ConditionExpression: 'attribute_not_exists(#key) OR #expires < :nowSeconds OR (#state = :pending AND since < :stale)',
+    });
+    // The lease is 30 s in this script: a pending claim older than that is free.
+    expect(Put!.ExpressionAttributeValues![':stale']).toBeGreaterThanOrEqual(before - 30_000);
+    expect(Put!.ExpressionAttributeValues![':stale']).toBeLessThanOrEqual(Date.now() - 30_000);
   });
 });

@@ -9,9 +9,10 @@ export interface PublishClaimOptions {
   /** How long an accepted id is remembered: a retry within it is answered, not published again. */
   windowSeconds: number;
   /**
-   * How long a pending claim belongs to its attempt. Past it a retry takes the claim over;
-   * the first attempt then cannot complete (its transaction checks the owner), so taking over
-   * is always safe and the lease only bounds how long a dead attempt blocks its retries.
+   * How long a pending claim (an ephemeral publish's) belongs to its attempt. Past it a retry
+   * takes the claim over; the first attempt then cannot accept it (its accepting write checks
+   * the owner), so taking over is always safe and the lease only bounds how long a dead attempt
+   * blocks its retries.
    */
   pendingLeaseMs: number;
 }
@@ -25,64 +26,56 @@ export type Claim =
  * The publish claim protocol: the state machine of one message id, `pub#<channel>#<id>` in the
  * dedup table, written in the region that receives the publish.
  *
- *   (none) ─claim→ pending{attempt} ─sequence (one transaction with seq + history)→ accepted{origin, seq}
- *                      │ └─ lease passed: a retry takes it over (new attempt)
- *                      └─ release: nothing reached SNS, the id is free again
+ *   critical:   (free) ─ the sequencing transaction: claim + seq + history, one write → accepted{origin, seq}
+ *   ephemeral:  (free) ─claim→ pending{attempt} ─SNS took it→ accepted{origin}
+ *                                 │ └─ lease passed: a retry takes it over (new attempt)
+ *                                 └─ release: nothing reached SNS, the id is free again
  *
- * Guarantees: at most one attempt sequences an id (the accepting write is conditional on
- * the owner); a retry against `pending` is told to retry (5030), never "duplicate" without
- * a seq; a retry against `accepted` gets the first attempt's (origin, seq) and the same
- * envelope is published again, so every copy is deduplicated by (origin, seq).
+ * "Free" is: no item, an item past its window, or a pending claim past its lease.
+ *
+ * Guarantees: at most one transaction takes a seq for an id (its claim is a put conditional on
+ * the id being free, in the same transaction as the seq and the history item, so a lost race
+ * takes nothing); a retry that finds the id accepted gets the first attempt's (origin, seq),
+ * and the same envelope is published again, so every copy is deduplicated by (origin, seq); a
+ * retry against `pending` (an ephemeral publish in flight) is told to retry (5030), never
+ * "duplicate" without what was accepted.
  */
 export class PublishClaims {
   constructor(private readonly options: PublishClaimOptions) {}
 
-  /** Claims an id for `attempt`; returns undefined when it is ours, else the claim that holds it. */
+  /** Claims an id for `attempt` (an ephemeral publish); returns undefined when it is ours, else the claim that holds it. */
   async claim(channel: string, id: string, attempt: string): Promise<Claim | undefined> {
-    const key = publishDedupKey(channel, id);
     for (let tries = 0; tries < 3; tries++) {
-      const now = Date.now();
       try {
         await this.options.dynamo.send(
-          new PutCommand({
-            TableName: this.options.dedupTableName,
-            Item: { [dedupTable.partitionKey]: key, state: 'pending', attempt, since: now, [dedupTable.timeToLiveAttribute]: this.expiresAt() },
-            ConditionExpression: 'attribute_not_exists(#key) OR #expires < :nowSeconds OR (#state = :pending AND since < :stale)',
-            ExpressionAttributeNames: { '#key': dedupTable.partitionKey, '#expires': dedupTable.timeToLiveAttribute, '#state': 'state' },
-            ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1000), ':pending': 'pending', ':stale': now - this.options.pendingLeaseMs },
-          }),
+          new PutCommand({ TableName: this.options.dedupTableName, ...this.claimIfFree(channel, id, { state: 'pending', attempt, since: Date.now() }) }),
         );
         return undefined;
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
-      const { Item } = await this.options.dynamo.send(
-        new GetCommand({ TableName: this.options.dedupTableName, Key: { [dedupTable.partitionKey]: key }, ConsistentRead: true }),
-      );
+      const held = await this.read(channel, id);
       // Released between our put and our read: claim again.
-      if (Item) return toClaim(Item);
+      if (held) return held;
     }
     throw new Error(`the claim of ${id} kept changing under three reads`);
   }
 
   /**
-   * The write that accepts the id as (origin, seq), for the sequencing transaction: it holds
-   * only while `attempt` still owns the pending claim. Without an attempt (an id the server
-   * generated, so nobody else can hold it) it creates the accepted claim.
+   * The claim of a critical publish, for its sequencing transaction: the id accepted as
+   * (origin, seq), put only while the id is free, so the transaction that takes the seq is the
+   * one that takes the id, and a transaction that loses the race takes neither.
    */
-  acceptItem(channel: string, id: string, attempt: string | undefined, accepted: { origin: string; ts: number; seq: number }): TransactionItem {
-    const key = { [dedupTable.partitionKey]: publishDedupKey(channel, id) };
-    if (attempt === undefined) {
-      return {
-        Put: {
-          TableName: this.options.dedupTableName,
-          Item: { ...key, state: 'accepted', ...accepted, [dedupTable.timeToLiveAttribute]: this.expiresAt() },
-          ConditionExpression: 'attribute_not_exists(#key)',
-          ExpressionAttributeNames: { '#key': dedupTable.partitionKey },
-        },
-      };
-    }
-    return { Update: { TableName: this.options.dedupTableName, Key: key, ...this.acceptUpdate(attempt, accepted) } };
+  claimItem(channel: string, id: string, accepted: { origin: string; ts: number; seq: number }): TransactionItem {
+    return { Put: { TableName: this.options.dedupTableName, ...this.claimIfFree(channel, id, { state: 'accepted', ...accepted }) } };
+  }
+
+  /** The claim that holds an id, read consistently; undefined when there is none. */
+  async read(channel: string, id: string): Promise<Claim | undefined> {
+    const { Item } = await this.options.dynamo.send(
+      new GetCommand({ TableName: this.options.dedupTableName, Key: { [dedupTable.partitionKey]: publishDedupKey(channel, id) }, ConsistentRead: true }),
+    );
+    return Item && toClaim(Item);
   }
 
   /** Accepts an unsequenced (ephemeral) publish after SNS took it. */
@@ -109,7 +102,18 @@ export class PublishClaims {
     }
   }
 
-  private acceptUpdate(attempt: string, accepted: { origin: string; ts: number; seq?: number }) {
+  /** A put of the claim `fields` that holds only while the id is free: no claim, one past its window, or a pending one past its lease. */
+  private claimIfFree(channel: string, id: string, fields: Record<string, unknown>) {
+    const now = Date.now();
+    return {
+      Item: { [dedupTable.partitionKey]: publishDedupKey(channel, id), ...fields, [dedupTable.timeToLiveAttribute]: this.expiresAt() },
+      ConditionExpression: 'attribute_not_exists(#key) OR #expires < :nowSeconds OR (#state = :pending AND since < :stale)',
+      ExpressionAttributeNames: { '#key': dedupTable.partitionKey, '#expires': dedupTable.timeToLiveAttribute, '#state': 'state' },
+      ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1000), ':pending': 'pending', ':stale': now - this.options.pendingLeaseMs },
+    };
+  }
+
+  private acceptUpdate(attempt: string, accepted: { origin: string; ts: number }) {
     const fields = Object.entries(accepted);
     return {
       UpdateExpression: `SET #state = :accepted, #expires = :expires, ${fields.map(([name]) => `#${name} = :${name}`).join(', ')} REMOVE attempt, since`,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { channelAllowed, type Claims } from './auth';
 import { ProtocolError } from './errors';
-import { ClaimLost, type MessageHistory } from './history';
+import { ClaimHeld, type MessageHistory } from './history';
 import type { Log } from './log';
 import type { Envelope, PresenceMember, PublishFrame } from './protocol';
 import type { Claim, PublishClaims } from './publish-claim';
@@ -28,8 +28,8 @@ const REPLICATION_GRACE_MS = 60_000;
 
 /**
  * Publishes an event, shared by the WebSocket router and the HTTP edge so both enforce the
- * same rules. A critical event is sequenced and stored in history in one transaction with
- * its claim before it goes to SNS, so it is acknowledged only once it is durable, and a
+ * same rules. A critical event claims its id, is sequenced and is stored in history in one
+ * transaction before it goes to SNS, so it is acknowledged only once it is durable, and a
  * retry of its id (the client's, or the one a failure answer names) publishes the same
  * (origin, seq) again instead of a second message. See publish-claim.ts for the states.
  */
@@ -46,7 +46,6 @@ export async function publishEvent(
   const { channel } = frame;
   const clientId = frame.id !== undefined;
   const id = frame.id ?? randomUUID();
-  const attempt = randomUUID();
   const envelope: Envelope = {
     v: 1,
     id,
@@ -62,17 +61,13 @@ export async function publishEvent(
   // Only a critical message can be retried safely by an id the client did not choose.
   const retryId = clientId || frame.class === 'critical' ? id : undefined;
   try {
-    if (clientId) {
-      // The claim and the counter read a first sequencing here needs touch different tables, and
-      // the counter is only a hint the transaction checks: at once rather than one after the other.
-      const [held] = await Promise.all([
-        options.claims.claim(channel, id, attempt),
-        frame.class === 'critical' && options.history.prefetchCounter(channel, options.region),
-      ]);
-      if (held) return await answerRetry(options, channel, id, held);
-    }
-    if (frame.class === 'critical') return await publishSequenced(options, envelope, clientId ? attempt : undefined);
-    return await publishUnsequenced(options, envelope, clientId ? attempt : undefined);
+    // A critical message claims its id in the transaction that sequences it (publish-claim.ts).
+    if (frame.class === 'critical') return await publishSequenced(options, envelope);
+    if (!clientId) return await publishUnsequenced(options, envelope, undefined);
+    const attempt = randomUUID();
+    const held = await options.claims.claim(channel, id, attempt);
+    if (held) return await answerRetry(options, channel, id, held);
+    return await publishUnsequenced(options, envelope, attempt);
   } catch (error) {
     if (error instanceof ProtocolError) throw error;
     options.log.error('publish failed', { channel, id, error });
@@ -81,19 +76,17 @@ export async function publishEvent(
   }
 }
 
-async function publishSequenced(options: PublisherOptions, envelope: Envelope, attempt: string | undefined): Promise<PublishResult> {
+async function publishSequenced(options: PublisherOptions, envelope: Envelope): Promise<PublishResult> {
+  const { channel, id } = envelope;
   let sequenced;
   try {
-    sequenced = await options.history.sequence(envelope, (seq) => [
-      options.claims.acceptItem(envelope.channel, envelope.id, attempt, { origin: envelope.origin, ts: envelope.ts, seq }),
-    ]);
+    sequenced = await options.history.sequence(envelope, (seq) => [options.claims.claimItem(channel, id, { origin: envelope.origin, ts: envelope.ts, seq })]);
   } catch (error) {
-    // A retry took the claim over: that attempt publishes, this one must not.
-    if (error instanceof ClaimLost) throw new ProtocolError('UNAVAILABLE', `another attempt is publishing id ${envelope.id}; retry with it`, envelope.id);
-    // Free the id for the retry at once. Safe even if the transaction did commit unseen (a
-    // timeout): it accepted the claim, and release only deletes this attempt's pending claim.
-    if (attempt) await options.claims.release(envelope.channel, envelope.id, attempt).catch(() => undefined);
-    throw error;
+    if (!(error instanceof ClaimHeld)) throw error;
+    // An earlier attempt of this id holds it (or an ephemeral publish of the same id is in flight): answer as its retry.
+    const held = await options.claims.read(channel, id);
+    if (!held) throw new ProtocolError('UNAVAILABLE', `the claim of id ${id} changed while it was published; retry with it`, id);
+    return await answerRetry(options, channel, id, held);
   }
   // From here the message is durable: a failure below is finished by a retry of the id. The
   // trim is independent of the fan-out, so it does not add to the publish's latency.

@@ -49,16 +49,16 @@ describe('relaymesh plan arithmetic', () => {
     expect(p.costPerMillionDelivered).toBeCloseTo(p.total / 26.28, 9);
   });
 
-  it('counts the DynamoDB write units per critical message of the README table: 7 at the origin, 4 replicated, 1 + 1 where received', () => {
+  it('counts the DynamoDB write units per critical message of the README table: 6 at the origin, 3 replicated, 1 + 1 where received', () => {
     const config = loadConfig({});
     const input = planInputSchema(config).parse({ peakConnections: 0, peakToAverage: 1, messagesPerSecond: { critical: 2, ephemeral: 0 }, messageBytes: 1000 });
     // Each region originates 1 message/s and receives the other region's 1 message/s.
     const { tables } = regionUsage(input, config, 2, 1);
-    // Origin: claim 1 + transaction (claim 2, counter 2, history 2) = 7, plus the receipt of the other's: 1.
-    expect(tables.dedup.writeUnits + tables.sequences.writeUnits + tables.history.writeUnits).toBe(7 + 1);
+    // Origin: the transaction (claim 2, counter 2, history 2) = 6, plus the receipt of the other's: 1.
+    expect(tables.dedup.writeUnits + tables.sequences.writeUnits + tables.history.writeUnits).toBe(6 + 1);
     expect(tables.history.writeUnits).toBe(2 + 1);
-    // Arriving from the other region: its 4 replicated units (claim twice, counter, history) and its receipt's 1.
-    expect(tables.dedup.replicatedWriteUnits + tables.sequences.replicatedWriteUnits + tables.history.replicatedWriteUnits).toBe(4 + 1);
+    // Arriving from the other region: its 3 replicated units (claim, counter, history) and its receipt's 1.
+    expect(tables.dedup.replicatedWriteUnits + tables.sequences.replicatedWriteUnits + tables.history.replicatedWriteUnits).toBe(3 + 1);
     // The publish frame takes one token from the connection's bucket: one more write, in this region's own table only.
     expect(tables.connections.writeUnits).toBe(1);
     expect(tables.connections.replicatedWriteUnits).toBe(0);

@@ -255,8 +255,8 @@ export function regionUsage(input: PlanInput, config: RelaymeshConfig, regionCou
   const token = frames.publish + frames.subscribe; // the per-connection token bucket: one write per frame but ping
   const s = input.subscriptionsPerConnection;
   const writes: Record<TableName, [number, number]> = {
-    // claim put, then the claim in the sequencing transaction
-    dedup: [originated.critical * 3, originated.critical * 2],
+    // the claim, put in the sequencing transaction
+    dedup: [originated.critical * 2, originated.critical],
     sequences: [originated.critical * 2, originated.critical],
     // in the origin's transaction, then stored by every other region before its fan-out (SNS usually beats replication)
     history: [originated.critical * 2 * h + fromOtherOrigins * h, (originated.critical + fromOtherOrigins) * h],
