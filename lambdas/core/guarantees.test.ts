@@ -14,7 +14,7 @@ import { MessageHistory } from './history';
 import type { ConnectionPoster, PostOutcome } from './poster';
 import type { Envelope } from './protocol';
 import { PublishClaims } from './publish-claim';
-import { publishEvent, type PublisherOptions } from './publisher';
+import { PUBLISH_ANSWER_DEADLINE_MS, publishEvent, type PublisherOptions } from './publisher';
 import { subscribeWithRecovery, type RecoveryDeps } from './recovery';
 import { channelOriginKey, physicalTableName, sequencesTable, subscriptionsTable, TABLES } from './tables';
 import { recordingLog, recordingMetrics } from './testing';
@@ -198,6 +198,18 @@ describe('guarantees under faults, on DynamoDB Local', () => {
     await expect(publish(us, channel, 'order', 'order-8')).rejects.toMatchObject({ code: 5030, retryable: true, messageId: 'order-8' });
     await expect(publish(us, channel, 'order', 'order-8')).resolves.toMatchObject({ duplicate: false, envelope: { origin: US, seq: 1 } });
     await expect(publish(us, channel, 'order', 'order-8')).resolves.toMatchObject({ duplicate: true, envelope: { origin: US, seq: 1 } });
+  });
+
+  it('3c. a publish handled past the time its client waits for the answer is answered 5030 with its id and stores nothing: no seq, no history, nothing to SNS; its retry is seq 1', async () => {
+    const sns = fakeSns(() => 'ok');
+    const us = regionParts(US, dynamoIn(US).client, sns.sns);
+    const channel = freshChannel();
+    const frame = { channel, data: 'late' as never, class: 'critical' as const, id: 'late-1' };
+    const receivedAt = Date.now() - PUBLISH_ANSWER_DEADLINE_MS - 1000;
+    await expect(publishEvent(us.publisher, CLAIMS, frame, receivedAt)).rejects.toMatchObject({ code: 5030, retryable: true, messageId: 'late-1' });
+    expect(sns.published).toEqual([]);
+    expect(await us.history.positions(channel, [US])).toEqual({ [US]: { seq: 0, updatedAt: 0 } });
+    await expect(publishEvent(us.publisher, CLAIMS, frame, Date.now())).resolves.toMatchObject({ duplicate: false, envelope: { origin: US, seq: 1 } });
   });
 
   it('4. recovery in a region whose worker delivered a message before replication brought it replays it and says so truthfully', async () => {

@@ -9,6 +9,7 @@ import { claimsToContext, type Claims } from './auth';
 import { connectionsClient, dynamoClient, snsClient } from './aws-clients';
 import { createConnectHandler, createMessageRouterHandler } from './handlers';
 import { MessageHistory } from './history';
+import { PUBLISH_ANSWER_DEADLINE_MS } from './publisher';
 import { EnvelopeSchema, envelopeFrame, type Envelope, type MessageFrame } from './protocol';
 import { connectionsTable, dedupTable, historyTable, physicalTableName, presenceTable, sequencesTable, subscriptionsTable, type TableLayout } from './tables';
 import { REQUEST_TIMEOUT_MS, runtimeFromEnv } from './runtime';
@@ -136,11 +137,13 @@ describe('the history and presence actions, through the router on DynamoDB Local
       const connectionId = `conn-${++counter}`;
       const authorizer = claimsToContext({ sub: 'tester', subscribe: ['*'], publish: ['*'], ...claims });
       await connect({ requestContext: { connectionId, authorizer } });
-      const send = async (frame: object | string) => {
-        const result = (await route({ body: typeof frame === 'string' ? frame : JSON.stringify(frame), requestContext: { connectionId, authorizer } })) as { body: string };
+      /** `receivedAt`: when API Gateway received the frame, default now. */
+      const send = async (frame: object | string, receivedAt = Date.now()) => {
+        const body = typeof frame === 'string' ? frame : JSON.stringify(frame);
+        const result = (await route({ body, requestContext: { connectionId, authorizer, requestTimeEpoch: receivedAt } })) as { body: string };
         return { answer: JSON.parse(result.body) as Record<string, any>, bytes: Buffer.byteLength(result.body) };
       };
-      return { connectionId, send, ask: async (frame: object | string) => (await send(frame)).answer };
+      return { connectionId, send, ask: async (frame: object | string, receivedAt?: number) => (await send(frame, receivedAt)).answer };
     }
     return { connection, published, history };
   }
@@ -161,6 +164,17 @@ describe('the history and presence actions, through the router on DynamoDB Local
     expect(ofOrigin(answer, US)).toEqual([[3, 'us-3'], [4, 'us-4'], [5, 'us-5']]);
     expect(ofOrigin(answer, EU)).toEqual([[2, 'eu-2'], [3, 'eu-3']]);
     expect(answer.messages[0]).toEqual({ type: 'message', channel, data: 'us-3', id: expect.any(String), origin: US, ts: expect.any(Number), class: 'critical', seq: 3 });
+  });
+
+  it('answers a publish frame that reached the API longer ago than a client waits 5030 with its id, unstored, so its retry is the one that counts', async () => {
+    const us = region();
+    const client = await us.connection();
+    const channel = freshChannel();
+    const frame = { action: 'publish', channel, data: 'late', id: 'late-1', ref: 'p1' };
+    const late = await client.ask(frame, Date.now() - PUBLISH_ANSWER_DEADLINE_MS - 500);
+    expect(late).toMatchObject({ type: 'error', code: 5030, retryable: true, id: 'late-1', ref: 'p1' });
+    expect(us.published).toEqual([]);
+    expect(await client.ask(frame)).toMatchObject({ type: 'ack', id: 'late-1', seq: 1, ref: 'p1' });
   });
 
   it('history limit returns the last N messages, newest last', async () => {

@@ -22,7 +22,8 @@ export interface MessageRouterDeps {
 export interface RouterEvent {
   body?: string;
   isBase64Encoded?: boolean;
-  requestContext: { connectionId: string; authorizer?: unknown };
+  /** `requestTimeEpoch`: when API Gateway received the frame (epoch ms). */
+  requestContext: { connectionId: string; authorizer?: unknown; requestTimeEpoch?: number };
 }
 
 /**
@@ -39,7 +40,7 @@ export async function routeMessage(deps: MessageRouterDeps, event: RouterEvent):
     const claims = claimsFromContext(event.requestContext.authorizer);
     // A ping costs nothing to answer, so it is never limited: heartbeats keep working under a flood.
     if (frame.action !== 'ping') await deps.admission.admitRequest(event.requestContext.connectionId);
-    return respond(await handleFrame(deps, event.requestContext.connectionId, claims, frame));
+    return respond(await handleFrame(deps, event.requestContext.connectionId, claims, frame, event.requestContext.requestTimeEpoch));
   } catch (error) {
     if (error instanceof ProtocolError) return respond(errorFrame(error, frame.ref));
     deps.log.error('router failure', { action: frame.action, error });
@@ -47,7 +48,7 @@ export async function routeMessage(deps: MessageRouterDeps, event: RouterEvent):
   }
 }
 
-async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims: Claims, frame: ClientFrame): Promise<ServerFrame> {
+async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims: Claims, frame: ClientFrame, receivedAt: number | undefined): Promise<ServerFrame> {
   const ref = frame.ref === undefined ? {} : { ref: frame.ref };
   switch (frame.action) {
     case 'ping':
@@ -83,7 +84,7 @@ async function handleFrame(deps: MessageRouterDeps, connectionId: string, claims
       return { type: 'ack', action: frame.action, channel: frame.channel, ...ref };
     }
     case 'publish': {
-      const { envelope, duplicate } = await publishEvent(deps.publisher, claims, frame);
+      const { envelope, duplicate } = await publishEvent(deps.publisher, claims, frame, receivedAt);
       const { id, origin, seq } = envelope;
       return { type: 'ack', action: frame.action, channel: frame.channel, id, origin, ...(seq !== undefined && { seq }), ...(duplicate && { duplicate }), ...ref };
     }

@@ -27,6 +27,15 @@ export interface PublishResult {
 const REPLICATION_GRACE_MS = 60_000;
 
 /**
+ * How long after a publish frame reached the API a region still stores it: the SDK waits 10 s
+ * by default for the answer, less the answer's way back. Under overload (DynamoDB throttling,
+ * a cloud short of CPU) a frame handled later than this has been given up on and is being
+ * retried; storing it anyway would spend on it what its retry needs, and the retries would
+ * pile up faster than anything is answered. It is answered 5030 with its id instead, unstored.
+ */
+export const PUBLISH_ANSWER_DEADLINE_MS = 8000;
+
+/**
  * Publishes an event, shared by the WebSocket router and the HTTP edge so both enforce the
  * same rules. A critical event claims its id, is sequenced and is stored in history in one
  * transaction before it goes to SNS, so it is acknowledged only once it is durable, and a
@@ -37,6 +46,8 @@ export async function publishEvent(
   options: PublisherOptions,
   claims: Claims,
   frame: Pick<PublishFrame, 'channel' | 'data' | 'id' | 'class'>,
+  /** When the frame reached the API (epoch ms), if known: past PUBLISH_ANSWER_DEADLINE_MS from it, nothing is stored. */
+  receivedAt?: number,
 ): Promise<PublishResult> {
   if (!channelAllowed(claims.publish, frame.channel)) throw new ProtocolError('FORBIDDEN_PUBLISH', frame.channel);
   const dataBytes = Buffer.byteLength(JSON.stringify(frame.data));
@@ -60,6 +71,10 @@ export async function publishEvent(
   };
   // Only a critical message can be retried safely by an id the client did not choose.
   const retryId = clientId || frame.class === 'critical' ? id : undefined;
+  const waited = receivedAt === undefined ? 0 : Date.now() - receivedAt;
+  if (waited > PUBLISH_ANSWER_DEADLINE_MS) {
+    throw new ProtocolError('UNAVAILABLE', `the publish waited ${waited} ms to be handled, past the ${PUBLISH_ANSWER_DEADLINE_MS} ms a client waits; not stored, retry with its id`, retryId);
+  }
   try {
     // A critical message claims its id in the transaction that sequences it (publish-claim.ts).
     if (frame.class === 'critical') return await publishSequenced(options, envelope);
