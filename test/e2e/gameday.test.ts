@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { RelaymeshClient } from '../../client/src';
 import type { LocalCloud } from '../../local/cloud';
 import { writeStateFile } from '../../ops/cli-test-support';
-import { addGamedayCommand } from '../../ops/gameday/command';
+import { addGamedayCommand, GUARANTEE_BROKEN_EXIT_CODE } from '../../ops/gameday/command';
 import type { GamedayReport } from '../../ops/gameday/report';
 import { eventually, startTestCloud } from './support';
 
@@ -21,10 +21,20 @@ interface Gameday {
   handedTo: Map<number, number>;
   /** Each client's latest socket, to cut as a user's network would. */
   sockets: Map<number, WebSocket>;
+  /** Clients whose app is handed nothing after its first message: a broken guarantee, staged. */
+  starved: Set<number>;
   /** Called with each line the command prints, as it prints it. */
   onOutput: (line: string) => void;
   /** Runs `relaymesh gameday <args>` and reads the report it wrote. */
   run(args: string[]): Promise<{ report: GamedayReport; html: string }>;
+}
+
+/** The report one drill wrote into `out`, HTML and JSON. */
+async function readReport(out: string): Promise<{ report: GamedayReport; html: string }> {
+  const files = await readdir(out);
+  expect(files.filter((f) => /^gameday-\d{8}T\d{6}Z\.(html|json)$/.test(f))).toHaveLength(2);
+  const report = JSON.parse(await readFile(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8')) as GamedayReport;
+  return { report, html: await readFile(join(out, files.find((f) => f.endsWith('.html'))!), 'utf8') };
 }
 
 function instrumentedGameday(stateFile: string, out: string): Gameday {
@@ -32,13 +42,11 @@ function instrumentedGameday(stateFile: string, out: string): Gameday {
     printed: [],
     handedTo: new Map(),
     sockets: new Map(),
+    starved: new Set(),
     onOutput: () => undefined,
     run: async (args) => {
       await program.parseAsync(['gameday', '--state-file', stateFile, '--out', out, ...args], { from: 'user' });
-      const files = await readdir(out);
-      expect(files.filter((f) => /^gameday-\d{8}T\d{6}Z\.(html|json)$/.test(f))).toHaveLength(2);
-      const report = JSON.parse(await readFile(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8')) as GamedayReport;
-      return { report, html: await readFile(join(out, files.find((f) => f.endsWith('.html'))!), 'utf8') };
+      return readReport(out);
     },
   };
   const program = new Command().exitOverride();
@@ -60,6 +68,7 @@ function instrumentedGameday(stateFile: string, out: string): Gameday {
       const subscribe = client.subscribe.bind(client);
       client.subscribe = (channel, handler, subscribeOptions) =>
         subscribe(channel, (message) => {
+          if (gameday.starved.has(index) && (gameday.handedTo.get(index) ?? 0) >= 1) return;
           gameday.handedTo.set(index, (gameday.handedTo.get(index) ?? 0) + 1);
           handler(message);
         }, subscribeOptions);
@@ -150,5 +159,26 @@ describe('relaymesh gameday against a two-region local cloud', () => {
       expect.objectContaining({ region: EU, clientsAtStart: 4, clientsAtEnd: 2, reconnectedFrom: 2 }),
     ]);
     expect(gameday.printed.some((line) => line.includes(`${EU} brought back`))).toBe(true);
+  });
+
+  it('GIVEN a client whose app is handed nothing after its first message WHEN the drill ends THEN the report counts the rest lost and names the client, and the command fails with exit status 2', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'broken');
+    const gameday = instrumentedGameday(stateFile, out);
+    gameday.starved.add(1);
+    await expect(
+      gameday.run(['--clients', '4', '--channels', '2', '--rate', '4', '--down', EU, '--mode', 'drain', '--at', '2', '--for', '2', '--duration', '6', '--settle', '3']),
+    ).rejects.toMatchObject({ exitCode: GUARANTEE_BROKEN_EXIT_CODE, message: expect.stringMatching(/^Guarantee broken \(\d+ violations\): see .*\.html$/) });
+
+    const { report, html } = await readReport(out);
+    const starved = report.clients.find((c) => c.index === 1)!;
+    // Every acknowledged message of its channel was owed to it; its app was handed the first only.
+    expect(starved.expected).toBeGreaterThan(1);
+    expect(starved).toMatchObject({ delivered: 1, lost: starved.expected - 1 });
+    expect(report.totals.lost).toBe(starved.expected - 1);
+    // The other three were handed everything: only the starved client is named.
+    for (const other of report.clients.filter((c) => c.index !== 1)) expect(other).toMatchObject({ lost: 0, violations: [] });
+    expect(report.verdict).toMatchObject({ guaranteesHeld: false, violationCount: starved.expected - 1 });
+    expect(report.verdict.violations.every((v) => v.startsWith('client 1 '))).toBe(true);
+    expect(html).toContain('Guarantee broken');
   });
 });
