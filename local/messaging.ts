@@ -34,9 +34,10 @@ export async function startMessaging(options: FauxqsServerOptions = {}): Promise
   try {
     const port = await new Promise<number>((resolve, reject) => {
       worker.once('message', (message: unknown) => {
-        const reply = MessagingThreadReplySchema.parse(message);
-        if ('port' in reply) resolve(reply.port);
-        else reject(new Error(`The SNS/SQS server (fauxqs) did not start: ${reply.error}`));
+        const reply = MessagingThreadReplySchema.safeParse(message);
+        if (!reply.success) reject(new Error(`The SNS/SQS server's thread answered its start with something else: ${z.prettifyError(reply.error)}`));
+        else if ('port' in reply.data) resolve(reply.data.port);
+        else reject(new Error(`The SNS/SQS server (fauxqs) did not start: ${reply.data.error}`));
       });
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`The SNS/SQS server's thread exited with code ${code} while starting`)));

@@ -73,7 +73,7 @@ export async function publishEvent(
   const retryId = clientId || frame.class === 'critical' ? id : undefined;
   const waited = receivedAt === undefined ? 0 : Date.now() - receivedAt;
   if (waited > PUBLISH_ANSWER_DEADLINE_MS) {
-    throw new ProtocolError('UNAVAILABLE', `the publish waited ${waited} ms to be handled, past the ${PUBLISH_ANSWER_DEADLINE_MS} ms a client waits; not stored, retry with its id`, retryId);
+    throw new ProtocolError('UNAVAILABLE', `the publish waited ${waited} ms to be handled, past the ${PUBLISH_ANSWER_DEADLINE_MS} ms a client waits; not stored, retry${retryId ? ` with id ${retryId}` : ''}`, retryId);
   }
   try {
     // A critical message claims its id in the transaction that sequences it (publish-claim.ts).
