@@ -48,6 +48,8 @@ type Command = { constructor: { name: string }; input: Record<string, unknown> }
 /** Fails or delays chosen DynamoDB calls; counts every call by command name. */
 interface DynamoFaults {
   fail?: (command: Command) => boolean;
+  /** The call is made and DynamoDB applies it, but its answer is lost (a timeout on the way back). */
+  loseAnswer?: (command: Command) => boolean;
   before?: (command: Command) => Promise<void>;
 }
 
@@ -61,7 +63,9 @@ function dynamoIn(region: string, faults: DynamoFaults = {}) {
     calls.push(command.constructor.name);
     await faults.before?.(command);
     if (faults.fail?.(command)) throw new ProvisionedThroughputExceededException({ message: 'injected', $metadata: {} });
-    return send(command);
+    const answer = await send(command);
+    if (faults.loseAnswer?.(command)) throw Object.assign(new Error('injected: the answer was lost'), { name: 'TimeoutError' });
+    return answer;
   };
   return { client, calls };
 }
@@ -198,6 +202,21 @@ describe('guarantees under faults, on DynamoDB Local', () => {
     await expect(publish(us, channel, 'order', 'order-8')).rejects.toMatchObject({ code: 5030, retryable: true, messageId: 'order-8' });
     await expect(publish(us, channel, 'order', 'order-8')).resolves.toMatchObject({ duplicate: false, envelope: { origin: US, seq: 1 } });
     await expect(publish(us, channel, 'order', 'order-8')).resolves.toMatchObject({ duplicate: true, envelope: { origin: US, seq: 1 } });
+  });
+
+  it('3d. a publish whose sequencing transaction committed but whose answer was lost: its retry answers duplicate with the same (origin, seq) and publishes the stored envelope; nothing is sequenced twice', async () => {
+    let transactions = 0;
+    const sns = fakeSns(() => 'ok');
+    const { client } = dynamoIn(US, { loseAnswer: (command) => command.constructor.name === 'TransactWriteCommand' && ++transactions === 1 });
+    const us = regionParts(US, client, sns.sns);
+    const channel = freshChannel();
+    await expect(publish(us, channel, 'committed', 'lost-1')).rejects.toMatchObject({ code: 5030, retryable: true, messageId: 'lost-1' });
+    // Committed unseen: not yet sent to SNS, and the seq is taken.
+    expect(sns.published).toEqual([]);
+    const retry = await publish(us, channel, 'committed', 'lost-1');
+    expect(retry).toMatchObject({ duplicate: true, envelope: { origin: US, seq: 1 } });
+    expect(sns.published).toEqual([expect.objectContaining({ id: 'lost-1', origin: US, seq: 1, data: 'committed' })]);
+    expect((await publish(us, channel, 'next')).envelope.seq).toBe(2);
   });
 
   it('3c. a publish handled past the time its client waits for the answer is answered 5030 with its id and stores nothing: no seq, no history, nothing to SNS; its retry is seq 1', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { extendedEncodeURIComponent } from '@smithy/core/protocols';
 import type { HttpRequest, HttpResponse } from '@smithy/types';
 
 /** What became of one PostToConnection. */
@@ -53,7 +54,7 @@ export function apiGatewayPoster(client: ApiGatewayManagementApiClient, endpoint
       try {
         const request: HttpRequest = {
           ...base,
-          path: `${stagePath}/@connections/${encodeConnectionId(connectionId)}`,
+          path: `${stagePath}/@connections/${extendedEncodeURIComponent(connectionId)}`,
           headers: {
             host: url.host,
             'content-type': 'application/octet-stream',
@@ -76,9 +77,6 @@ export function apiGatewayPoster(client: ApiGatewayManagementApiClient, endpoint
     },
   };
 }
-
-/** As the SDK encodes a path label: encodeURIComponent, and the characters it leaves alone that RFC 3986 reserves. */
-const encodeConnectionId = (id: string) => encodeURIComponent(id).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Reads the answer's body to its end, so its keep-alive socket is free again for the next post. */
 async function drain(response: HttpResponse): Promise<void> {
