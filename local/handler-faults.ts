@@ -40,8 +40,8 @@ const SNS_PUBLISH_ACTIONS = new Set(['Publish', 'PublishBatch']);
 /** The service in a SigV4 credential scope: Credential=KEY/DATE/REGION/SERVICE/aws4_request. */
 const SIGNING_SERVICE = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/;
 
-/** mulberry32: tiny, fast and good enough to make a fault schedule reproducible from a seed. */
-function seededRandom(seed: number): () => number {
+/** mulberry32: tiny, fast and good enough to make a fault schedule (or a fuzz run) reproducible from a seed. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

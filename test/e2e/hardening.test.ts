@@ -3,24 +3,13 @@ import WebSocket from 'ws';
 import { loadConfig } from '../../lib/config';
 import { ERRORS } from '../../lambdas/core/errors';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { seededRandom } from '../../local/handler-faults';
 import { RelaymeshClient } from '../../client/src';
 import { eventually, startTestCloud, TEST_SECRET, TestClient, tokenFor } from './support';
 
 const US = 'us-east-1';
 const EU = 'eu-west-1';
 const CODES = new Set<number>(Object.values(ERRORS).map((e) => e.code));
-
-/** mulberry32: a small seeded PRNG, so a failing fuzz run can be replayed exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TEMPLATES: Array<Record<string, unknown>> = [
   { action: 'subscribe', channel: 'fuzz:1' },
@@ -104,7 +93,8 @@ describe('hardening: hostile input and slow consumers on the local cloud', () =>
   });
 
   it('answers 10,000 seeded mutated frames over 10 connections each with an ack or a coded error, and keeps serving', async () => {
-    const random = prng(20261123);
+    // Seeded, so a failing fuzz run can be replayed exactly.
+    const random = seededRandom(20261123);
     // Each connection fuzzes channels of its own, so valid publishes do not fan out to all ten.
     const frames = Array.from({ length: 10 }, (_, i) =>
       Array.from({ length: 1000 }, () => {
