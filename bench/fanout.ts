@@ -533,9 +533,11 @@ async function measureLatency(
 
 function latencySection(runs: LatencyRun[], messages: number): TableSection {
   const percentiles = (summary?: LatencySummary) => `${[summary?.p50, summary?.p90, summary?.p99].map(formatMs).join(' / ')}  (max ${formatMs(summary?.max)}, ${formatCount(summary?.count)} deliveries)`;
+  // Where a tail comes from: a late first delivery, or the burst to the region's subscribers (PhaseSummary.sameRegionBurst).
+  const burstFigures = (summary?: LatencySummary) => `${[summary?.p50, summary?.p90].map(formatMs).join(' / ')}  (max ${formatMs(summary?.max)}, ${formatCount(summary?.count)} messages)`;
   return {
     title: `Latency: ${formatCount(messages)} critical messages at 1/s, publisher's send → subscriber's receive, p50 / p90 / p99`,
-    rows: runs.flatMap(({ label, summary }) => {
+    rows: runs.flatMap(({ label, subscribed, summary }) => {
       const byRoute = summary.latencyByRoute;
       return [
         [label, `${formatCount(summary.delivered)} / ${formatCount(summary.expected)} delivered`],
@@ -545,6 +547,7 @@ function latencySection(runs: LatencyRun[], messages: number): TableSection {
               ['  cross region', percentiles(byRoute.crossRegion)],
             ] as const)
           : ([['  same region', percentiles(summary.latencyMs)]] as const)),
+        ...(subscribed > 1 ? ([['  per message, same region: first delivery, p50 / p90', burstFigures(summary.sameRegionBurst?.firstMs)], ['  per message, same region: first → last, p50 / p90', burstFigures(summary.sameRegionBurst?.spreadMs)]] as const) : []),
       ] as const;
     }),
   };

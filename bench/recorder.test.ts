@@ -58,4 +58,17 @@ describe('DeliveryRecorder', () => {
     expect(latencyByRoute?.sameRegion).toMatchObject({ count: 1, max: 10 });
     expect(latencyByRoute?.crossRegion).toMatchObject({ count: 2, p50: 40, max: 60 });
   });
+
+  it('GIVEN the subscribers\' regions THEN each message\'s same-region burst is summarized: its first same-region delivery, and the time from it to the last', () => {
+    const recorder = new DeliveryRecorder(3, (subscriber) => ['a', 'a', 'b'][subscriber]!);
+    recorder.record(0, message('a', 1), 1_010);
+    recorder.record(1, message('a', 1), 1_050);
+    recorder.record(2, message('a', 1), 1_080); // cross region: no part of a's burst
+    recorder.record(2, message('b', 1), 1_005);
+    recorder.record(0, message('b', 1), 1_030);
+    const { sameRegionBurst } = recorder.summary(keys(['a', 1], ['b', 1]));
+    expect(sameRegionBurst?.firstMs).toMatchObject({ count: 2, max: 10 });
+    expect(sameRegionBurst?.spreadMs).toMatchObject({ count: 2, max: 40 });
+    expect(sameRegionBurst?.spreadMs?.mean).toBe(20);
+  });
 });

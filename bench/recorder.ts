@@ -21,6 +21,12 @@ export interface PhaseSummary {
   latencyMs?: LatencySummary;
   /** latencyMs split by whether the subscriber is in the message's origin region, when the recorder knows the subscribers' regions. */
   latencyByRoute?: { sameRegion?: LatencySummary; crossRegion?: LatencySummary };
+  /**
+   * Per message, over its subscribers in its origin region (when the recorder knows the regions):
+   * the latency of the first of them to get it, and the time from that first to the last. A
+   * tail that is the fan-out's own burst shows here as spread, not as a late first delivery.
+   */
+  sameRegionBurst?: { firstMs?: LatencySummary; spreadMs?: LatencySummary };
 }
 
 /** The fields of a message that identify it, as a subscriber sees them. */
@@ -130,6 +136,7 @@ export class DeliveryRecorder {
     const expected = new Set(expectedKeys);
     const latencies: Float64Array[] = [];
     const byRoute = { sameRegion: [] as number[], crossRegion: [] as number[] };
+    const burst = { first: [] as number[], spread: [] as number[] };
     let delivered = 0;
     let duplicates = 0;
     for (const key of expected) {
@@ -137,7 +144,17 @@ export class DeliveryRecorder {
       if (!arrivals) continue;
       latencies.push(arrivals.latencies);
       if (this.regionOf) {
-        arrivals.latencies.forEach((latency, subscriber) => byRoute[this.regionOf!(subscriber) === arrivals.origin ? 'sameRegion' : 'crossRegion'].push(latency));
+        let first = Infinity;
+        let last = -Infinity;
+        arrivals.latencies.forEach((latency, subscriber) => {
+          const sameRegion = this.regionOf!(subscriber) === arrivals.origin;
+          byRoute[sameRegion ? 'sameRegion' : 'crossRegion'].push(latency);
+          if (sameRegion && !Number.isNaN(latency)) [first, last] = [Math.min(first, latency), Math.max(last, latency)];
+        });
+        if (first <= last) {
+          burst.first.push(first);
+          burst.spread.push(last - first);
+        }
       }
       delivered += arrivedCount(arrivals);
       duplicates += arrivals.duplicates;
@@ -160,7 +177,10 @@ export class DeliveryRecorder {
       firstReceivedAt: this.firstReceivedAt,
       lastReceivedAt: this.lastReceivedAt,
       latencyMs: summarizeLatencies(all),
-      ...(this.regionOf && { latencyByRoute: { sameRegion: summarizeLatencies(byRoute.sameRegion), crossRegion: summarizeLatencies(byRoute.crossRegion) } }),
+      ...(this.regionOf && {
+        latencyByRoute: { sameRegion: summarizeLatencies(byRoute.sameRegion), crossRegion: summarizeLatencies(byRoute.crossRegion) },
+        sameRegionBurst: { firstMs: summarizeLatencies(burst.first), spreadMs: summarizeLatencies(burst.spread) },
+      }),
     };
   }
 }
