@@ -107,7 +107,7 @@ describe('startMessaging', () => {
     expect(child.stdout.trim()).toBe('200');
   });
 
-  it('refuses to start on a port already in use, naming why, and leaves no thread behind', async () => {
+  it('refuses to start on a port already in use, naming why (EADDRINUSE)', async () => {
     await expect(startMessaging({ port: server.port })).rejects.toThrow(/did not start: .*EADDRINUSE/);
   });
 });
